@@ -1,0 +1,84 @@
+"""The registry's roles (Django groups) and the permissions each one grants.
+
+Roles are data kept in step with this table after every ``migrate``: permissions are granted
+through them and checked server-side on every path (admin views, services, imports).
+
+- Registry Administrator: everything in the registry, including delete, disable/enable and the
+  configuration lists.
+- Registrar: create and edit registrants and what hangs on them, import files; read the
+  configuration; never delete, never disable (as upstream: disabling is for administrators).
+- Registry Viewer: read only.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from g2p_registry_base.choices import ROLE_ADMIN, ROLE_REGISTRAR, ROLE_VIEWER
+
+APP = "g2p_registry_base"
+
+# Records a registrar edits.
+REGISTRY_DATA = [
+    "registrant",
+    "individual",
+    "group",
+    "registrantid",
+    "phonenumber",
+    "bankaccount",
+    "groupmembership",
+    "relationship",
+    "registryimport",
+]
+# Configuration lists only administrators change.
+REGISTRY_CONFIG = [
+    "idtype",
+    "registranttag",
+    "groupkind",
+    "membershipkind",
+    "relationshiptype",
+    "gendertype",
+    "bank",
+    "company",
+]
+
+
+def role_permissions() -> dict[str, set[tuple[str, str]]]:
+    """Role name -> set of (app_label, codename)."""
+    everything = REGISTRY_DATA + REGISTRY_CONFIG
+    admin = {(APP, f"{verb}_{model}") for model in everything for verb in ("view", "add", "change", "delete")}
+    admin.add((APP, "disable_registrant"))
+    admin.add(("pbms", "view_jobprogress"))
+    registrar = {(APP, f"{verb}_{model}") for model in REGISTRY_DATA for verb in ("view", "add", "change")}
+    registrar |= {(APP, f"view_{model}") for model in REGISTRY_CONFIG}
+    registrar.add(("pbms", "view_jobprogress"))
+    viewer = {(APP, f"view_{model}") for model in everything}
+    return {ROLE_ADMIN: admin, ROLE_REGISTRAR: registrar, ROLE_VIEWER: viewer}
+
+
+def sync_roles(**_: Any) -> None:
+    """Create the roles and set exactly the permissions listed above (idempotent)."""
+    from django.contrib.auth.models import Group, Permission
+    from django.db.models import Q
+
+    for role, perms in role_permissions().items():
+        group, _created = Group.objects.get_or_create(name=role)
+        query = Q(pk__in=[])
+        for app_label, codename in perms:
+            query |= Q(content_type__app_label=app_label, codename=codename)
+        wanted = list(Permission.objects.filter(query))
+        missing = {c for _a, c in perms} - {p.codename for p in wanted}
+        if missing:
+            raise RuntimeError(f"permissions missing for role {role}: {sorted(missing)}")
+        group.permissions.set(wanted)
+
+
+def sync_roles_after_migrate(**kwargs: Any) -> None:
+    # Permissions of every app exist only once all post_migrate handlers for auth have run;
+    # create them explicitly so the order of apps does not matter.
+    from django.apps import apps as global_apps
+    from django.contrib.auth.management import create_permissions
+
+    for app_config in global_apps.get_app_configs():
+        create_permissions(app_config, verbosity=0, using=kwargs.get("using", "default"))
+    sync_roles()

@@ -1,0 +1,24 @@
+from django.contrib import admin
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.urls import path
+from django.views.generic import RedirectView
+
+from pbms import __version__
+
+
+def health(request: HttpRequest) -> HttpResponse:
+    """Liveness probe for load balancers and ``g2p serve`` start-up."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return JsonResponse({"status": "ok", "version": __version__})
+
+
+urlpatterns = [
+    path("", RedirectView.as_view(url="/admin/", permanent=False)),
+    path("web", RedirectView.as_view(url="/admin/", permanent=False)),
+    path("web/login", RedirectView.as_view(url="/admin/login/", permanent=False)),
+    path("web/health", health, name="health"),
+    path("admin/", admin.site.urls),
+]
