@@ -95,3 +95,24 @@ def external_database_url() -> str | None:
     port = conf.get("db_port", "5432")
     name = conf.get("db_name", "pbms")
     return f"postgresql://{auth}@{host}:{port}/{name}"
+
+
+def secret_key() -> str:
+    """``SECRET_KEY`` for deployments that set none: generated once and kept in the data folder."""
+    import secrets
+
+    folder = data_dir()
+    path = folder / "secret_key"
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        pass
+    folder.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(50)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process of this server wrote it first
+        return path.read_text(encoding="utf-8").strip()
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(key)
+    return key

@@ -16,9 +16,7 @@ from pbms import config
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 DEBUG = os.environ.get("G2P_DEBUG", "").lower() in ("1", "true", "yes")
-SECRET_KEY = os.environ.get("SECRET_KEY") or config.odoo_conf().get("admin_passwd") or (
-    "pbms-demo-secret-key-change-me-in-production-0123456789"
-)
+SECRET_KEY = os.environ.get("SECRET_KEY") or config.secret_key()
 ALLOWED_HOSTS = [h for h in os.environ.get("ALLOWED_HOSTS", "*").split(",") if h]
 CSRF_TRUSTED_ORIGINS = [
     o for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o
@@ -121,6 +119,12 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = config.data_dir() / "static"
+# WhiteNoise serves app static files straight from the installed packages (no collectstatic
+# step on a fresh machine); it expects the root folder to exist.
+try:
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+except OSError:
+    pass
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 
@@ -146,7 +150,7 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("G2P_LOG_LEVEL", "INFO")},
-    "loggers": {"procrastinate": {"level": "WARNING"}},
+    "loggers": {"procrastinate": {"level": "WARNING"}, "pgserver": {"level": "WARNING"}},
 }
 
 from pbms.unfold_conf import UNFOLD  # noqa: E402,F401

@@ -1,0 +1,30 @@
+# Shortcuts; the README's two commands need nothing but Python 3.11.
+PY ?= python3
+VENV ?= .venv
+BIN = $(VENV)/bin
+
+.PHONY: install demo serve test lint format bench-import requirements
+
+$(BIN)/g2p:
+	$(PY) -m venv $(VENV) && $(BIN)/pip install -e '.[test]'
+
+install: $(BIN)/g2p
+
+demo serve: install
+	$(BIN)/g2p serve --demo
+
+test: install
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy pbms g2p_registry_base
+
+format: install
+	$(BIN)/ruff format . && $(BIN)/ruff check --fix .
+
+bench-import: install
+	$(BIN)/python -m bench.registry_import --rows 100000
+
+# Pinned versions for deployments, from the current environment.
+requirements: install
+	$(BIN)/pip freeze --exclude-editable | grep -v -i -E '^(ast.serialize|librt|pathspec|pygments|pytest|pytest-django|factory.boy|hypothesis|playwright|ruff|mypy|django-stubs|types-|greenlet|pyee|iniconfig|pluggy|mypy.extensions|sortedcontainers|attrs)' > requirements.txt
