@@ -438,7 +438,13 @@ class Registrant(ValidatedModel):
 
     @property
     def age(self) -> int | None:
-        """Whole years since birth today (the list views annotate the same in SQL)."""
+        """Whole years since birth today.
+
+        ``Registrant.objects.with_age()`` computes the same in SQL; its value, when present,
+        is returned as is.
+        """
+        if "_sql_age" in self.__dict__:
+            return self.__dict__["_sql_age"]
         if self.birthdate is None:
             return None
         today = timezone.localdate()
@@ -446,6 +452,11 @@ class Registrant(ValidatedModel):
         if (today.month, today.day) < (self.birthdate.month, self.birthdate.day):
             years -= 1
         return years
+
+    @age.setter
+    def age(self, value: int | None) -> None:
+        # Receives the ``age`` annotation of ``with_age()``.
+        self.__dict__["_sql_age"] = value
 
     @property
     def is_disabled(self) -> bool:
@@ -489,6 +500,8 @@ class Registrant(ValidatedModel):
                 errors["gender"] = str(_("Invalid gender: %(g)s.") % {"g": self.gender_id})
         if self.disabled and not (self.disabled_reason or "").strip():
             errors["disabled_reason"] = str(_("A reason is required to disable a registrant."))
+        if self.income is not None and self.income < 0:
+            errors["income"] = str(_("Negative values are not allowed."))
         if errors:
             raise ValidationError(errors)
 
@@ -780,6 +793,18 @@ class Relationship(ValidatedModel):
             raise ValidationError({"destination": _("Registrant 1 and Registrant 2 cannot be the same.")})
         if self.start_date and self.end_date and self.start_date > self.end_date:
             raise ValidationError({"end_date": _("The starting date cannot be after the ending date.")})
+        for side in ("source", "destination"):
+            if not getattr(self, f"{side}_id"):
+                continue
+            party = getattr(self, side)
+            wanted = getattr(self.relation, f"{side}_type") if self.relation_id else ""
+            if (
+                not party.is_registrant
+                or (wanted == PartnerType.INDIVIDUAL and party.is_group)
+                or (wanted == PartnerType.GROUP and not party.is_group)
+            ):
+                message = _("This registrant is not applicable for this relation type.")
+                raise ValidationError({side: message})
         if self.source_id and self.destination_id and self.overlapping().exists():
             raise ValidationError(
                 {"relation": _("This relationship overlaps an existing one between the same registrants.")}

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime
+from typing import Any
 
 from django.db import models
-from django.db.models import Count, F, Func, IntegerField, OuterRef, Q, Subquery, Value
+from django.db.models import Count, DateField, F, Func, IntegerField, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Coalesce, Now
 from django.utils import timezone
 
@@ -24,8 +25,14 @@ class Age(Func):
     Calendar-correct (PostgreSQL ``age()``), so it is never stale the way a stored age is.
     """
 
-    template = "date_part('year', age(CURRENT_DATE, %(expressions)s))::integer"
+    template = "date_part('year', age(%(expressions)s))::integer"
     output_field = IntegerField()
+
+    def __init__(self, birthdate: Any, *, today: datetime.date | None = None, **extra: Any) -> None:
+        # The calendar day of the active time zone, as Registrant.age and
+        # birthdate_range_for_age use; CURRENT_DATE would be the day in UTC.
+        today_value = Value(today or timezone.localdate(), output_field=DateField())
+        super().__init__(today_value, birthdate, **extra)
 
 
 def birthdate_range_for_age(

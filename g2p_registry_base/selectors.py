@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.db.models.functions import Upper
 
-from g2p_registry_base.models import GroupMembership, PhoneNumber, Registrant, RegistrantId
+from g2p_registry_base.models import (
+    GroupMembership,
+    PhoneNumber,
+    Registrant,
+    RegistrantId,
+    normalize_phone,
+)
 from g2p_registry_base.querysets import birthdate_range_for_age
 
 
@@ -18,9 +25,14 @@ def registrant_search(*, queryset: QuerySet[Registrant], term: str) -> QuerySet[
     term = (term or "").strip()
     if not term:
         return queryset
-    digits = "".join(ch for ch in term if ch.isdigit())
+    # Trunk and international prefixes ("0712…", "00254…") are not part of the E.164 suffix.
+    digits = "".join(ch for ch in term if ch.isdigit()).lstrip("0")
     id_match = RegistrantId.objects.filter(registrant=OuterRef("pk"), value=term)
     phone_q = Q(phone_sanitized=term)
+    try:
+        phone_q |= Q(phone_sanitized=normalize_phone(term))
+    except ValidationError:
+        pass
     if len(digits) >= 6:
         phone_q |= Q(phone_sanitized__endswith=digits)
     phone_match = PhoneNumber.objects.filter(phone_q, registrant=OuterRef("pk"))

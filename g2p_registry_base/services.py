@@ -16,6 +16,7 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -63,10 +64,28 @@ def registrant_save(*, registrant: Registrant, actor: Actor) -> Registrant:
     require_perm(actor, f"g2p_registry_base.{verb}_{model}")
     try:
         with transaction.atomic():
+            if _changes_disabled_state(registrant):
+                require_perm(actor, "g2p_registry_base.disable_registrant")
             registrant.save()
     except IntegrityError as exc:
         raise validation_error_from_db(exc) from exc
     return registrant
+
+
+def _changes_disabled_state(registrant: Registrant) -> bool:
+    """Whether saving ``registrant`` disables or enables it (locks the stored row: one query)."""
+    if registrant.pk is None:
+        return registrant.disabled is not None
+    stored = (
+        Registrant.objects.select_for_update()
+        .filter(pk=registrant.pk)
+        .values_list("disabled", "disabled_reason", "disabled_by_id")
+        .first()
+    )
+    if stored is None:
+        return registrant.disabled is not None
+    wanted = (registrant.disabled, registrant.disabled_reason or "", registrant.disabled_by_id)
+    return tuple(stored) != wanted
 
 
 def registrants_disable(*, registrant_ids: Sequence[int], reason: str, actor: Actor) -> int:
@@ -121,14 +140,20 @@ def membership_save(
 
 
 def membership_check_unique_kinds(*, membership: GroupMembership, kinds: Iterable[MembershipKind]) -> None:
-    """Refuse a unique kind another open membership of the same group already holds (one query)."""
-    if membership.ended_date is not None:
+    """Refuse a unique kind another current membership of the group already holds (one query).
+
+    Current = no end date or an end date still ahead, by the clock (not the transaction start,
+    so that a head ended earlier in the same transaction has handed over), as the trigger.
+    """
+    now = timezone.now()
+    if membership.ended_date is not None and membership.ended_date <= now:
         return
     unique = [k for k in kinds if k.is_unique]
     if not unique:
         return
+    still_current = Q(ended_date__isnull=True) | Q(ended_date__gt=now)
     taken = set(
-        GroupMembership.objects.filter(group_id=membership.group_id, ended_date__isnull=True, kinds__in=unique)
+        GroupMembership.objects.filter(still_current, group_id=membership.group_id, kinds__in=unique)
         .exclude(pk=membership.pk)
         .values_list("kinds__name", flat=True)
     )

@@ -73,6 +73,12 @@ TEMPLATES = [
 ]
 
 
+# Audit triggers read the session settings ``pgtrigger.ignore`` (and pghistory's context);
+# an undefined setting makes every row of a bulk write raise and catch an error inside the
+# trigger, which turns large writes quadratic. Define it for every session.
+_DB_OPTIONS = {"options": "-c pgtrigger.ignore={}"}
+
+
 def _database() -> dict[str, object]:
     url = config.external_database_url()
     if url:
@@ -86,6 +92,7 @@ def _database() -> dict[str, object]:
             "PORT": str(params.get("port") or ""),
             "CONN_MAX_AGE": 60,
             "CONN_HEALTH_CHECKS": True,
+            "OPTIONS": _DB_OPTIONS,
             "TEST": {"NAME": os.environ.get("G2P_TEST_DB_NAME") or None},
         }
     from pbms import embedded_pg
@@ -100,6 +107,7 @@ def _database() -> dict[str, object]:
         "PORT": params["PORT"],
         "CONN_MAX_AGE": 60,
         "CONN_HEALTH_CHECKS": True,
+        "OPTIONS": _DB_OPTIONS,
     }
 
 

@@ -1,0 +1,1 @@
+"""Benchmarks (see DESIGN.md, "Performance contract")."""
