@@ -13,7 +13,9 @@ def admin_user(django_user_model):  # type: ignore[no-untyped-def]
 def _role_user(django_user_model, username: str, role: str):  # type: ignore[no-untyped-def]
     from django.contrib.auth.models import Group
 
-    user = django_user_model.objects.create_user(username, f"{username}@example.org", f"{username}-pass-123")
+    user = django_user_model.objects.create_user(
+        username, f"{username}@example.org", f"{username}-pass-123"
+    )
     user.is_staff = True
     user.save()
     user.groups.add(Group.objects.get(name=role))

@@ -1394,7 +1394,8 @@ def _execute(ri: RegistryImport, *, actor_id: int | None, job_id: int | None) ->
 def registry_import_execute(*, import_id: int, final_attempt: bool = True) -> ImportResult | None:
     """Run a queued import (the body of the ``registry_import_run`` job). Idempotent.
 
-    An import already ``done`` or ``failed`` is left alone. The import and its progress record
+    Only a confirmed import (``queued``, or ``running`` after a crash) runs; one that is done,
+    failed or not confirmed is left alone. The import and its progress record
     are marked running (committed at once, so the officer sees it), then everything is written
     in one transaction together with the outcome. If that transaction fails, nothing of it
     remains; the error is recorded and re-raised so the job is retried, and on the final attempt
@@ -1404,7 +1405,8 @@ def registry_import_execute(*, import_id: int, final_attempt: bool = True) -> Im
     from pbms.services import job_progress_finish, job_progress_start
 
     ri = RegistryImport.objects.filter(pk=import_id).first()
-    if ri is None or ri.state in (ImportState.DONE, ImportState.FAILED):
+    # queued: confirmed and waiting; running: an earlier attempt died (its transaction with it)
+    if ri is None or ri.state not in (ImportState.QUEUED, ImportState.RUNNING):
         logger.info("registry import %s: nothing to do (%s)", import_id, ri and ri.state)
         return None
     job_id = ri.job_id

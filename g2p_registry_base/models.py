@@ -44,16 +44,16 @@ class ValidatedModel(models.Model):
     class Meta:
         abstract = True
 
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.full_clean()
+        super().save(*args, **kwargs)
+
     def derive_fields(self) -> None:
         """Compute derived columns (full name, E.164 phone) before validation."""
 
     def full_clean(self, *args: Any, **kwargs: Any) -> None:
         self.derive_fields()
         super().full_clean(*args, **kwargs)
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        self.full_clean()
-        super().save(*args, **kwargs)
 
 
 def audit_trackers() -> tuple[pghistory.RowEvent, ...]:
@@ -93,7 +93,9 @@ class Company(ValidatedModel):
         verbose_name_plural = _("companies")
         constraints = [
             models.UniqueConstraint(
-                Lower("name"), name="company_name_ci_unique", violation_error_message=_("Company already exists.")
+                Lower("name"),
+                name="company_name_ci_unique",
+                violation_error_message=_("Company already exists."),
             ),
         ]
 
@@ -119,7 +121,9 @@ class GenderType(ValidatedModel):
         verbose_name = _("gender type")
         constraints = [
             models.UniqueConstraint(
-                Lower("code"), name="gendertype_code_ci_unique", violation_error_message=_("Gender type should be unique")
+                Lower("code"),
+                name="gendertype_code_ci_unique",
+                violation_error_message=_("Gender type should be unique"),
             ),
         ]
 
@@ -153,7 +157,9 @@ class IdType(ValidatedModel):
         verbose_name = _("ID type")
         constraints = [
             models.UniqueConstraint(
-                Lower("name"), name="idtype_name_ci_unique", violation_error_message=_("Id type already exists")
+                Lower("name"),
+                name="idtype_name_ci_unique",
+                violation_error_message=_("Id type already exists"),
             ),
         ]
 
@@ -193,9 +199,13 @@ class RegistrantTag(ValidatedModel):
         verbose_name = _("registrant tag")
         constraints = [
             models.UniqueConstraint(
-                Lower("name"), name="registranttag_name_ci_unique", violation_error_message=_("Tag already exists")
+                Lower("name"),
+                name="registranttag_name_ci_unique",
+                violation_error_message=_("Tag already exists"),
             ),
-            models.CheckConstraint(condition=Q(color__gte=0, color__lte=11), name="registranttag_color_range"),
+            models.CheckConstraint(
+                condition=Q(color__gte=0, color__lte=11), name="registranttag_color_range"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -216,7 +226,9 @@ class GroupKind(ValidatedModel):
         verbose_name = _("group kind")
         constraints = [
             models.UniqueConstraint(
-                Lower("name"), name="groupkind_name_ci_unique", violation_error_message=_("kind already exists")
+                Lower("name"),
+                name="groupkind_name_ci_unique",
+                violation_error_message=_("kind already exists"),
             ),
         ]
 
@@ -244,7 +256,9 @@ class MembershipKind(ValidatedModel):
         verbose_name = _("group membership kind")
         constraints = [
             models.UniqueConstraint(
-                Lower("name"), name="membershipkind_name_ci_unique", violation_error_message=_("kind already exists")
+                Lower("name"),
+                name="membershipkind_name_ci_unique",
+                violation_error_message=_("kind already exists"),
             ),
         ]
 
@@ -281,7 +295,8 @@ class RelationshipType(ValidatedModel):
         verbose_name = _("relationship type")
         constraints = [
             models.UniqueConstraint(
-                Lower("name"), name="relationshiptype_name_ci_unique",
+                Lower("name"),
+                name="relationshiptype_name_ci_unique",
                 violation_error_message=_("Relationship type already exists"),
             ),
         ]
@@ -307,7 +322,9 @@ class Bank(ValidatedModel):
         verbose_name = _("bank")
         constraints = [
             models.UniqueConstraint(
-                Lower("name"), name="bank_name_ci_unique", violation_error_message=_("Bank already exists")
+                Lower("name"),
+                name="bank_name_ci_unique",
+                violation_error_message=_("Bank already exists"),
             ),
         ]
 
@@ -317,7 +334,9 @@ class Bank(ValidatedModel):
     def clean(self) -> None:
         _not_blank(self.name, _("Bank name should not be empty."), "name")
         if self.bic and not re.fullmatch(r"[A-Z]{6}[A-Z0-9]{2}([A-Z0-9]{3})?", self.bic):
-            raise ValidationError({"bic": _("A BIC has 8 or 11 letters and digits, e.g. KCBLKENX.")})
+            raise ValidationError(
+                {"bic": _("A BIC has 8 or 11 letters and digits, e.g. KCBLKENX.")}
+            )
 
 
 # --------------------------------------------------------------------------------------------
@@ -365,20 +384,35 @@ class Registrant(ValidatedModel):
     birthdate = models.DateField(_("date of birth"), null=True, blank=True)
     birthdate_not_exact = models.BooleanField(_("approximate birthdate"), default=False)
     birth_place = models.CharField(_("birth place"), max_length=255, blank=True)
-    registration_date = models.DateField(_("registration date"), default=_today, null=True, blank=True)
+    registration_date = models.DateField(
+        _("registration date"), default=_today, null=True, blank=True
+    )
     address = models.TextField(_("address"), blank=True)
     email = models.EmailField(_("email"), blank=True)
     civil_status = models.CharField(_("civil status"), max_length=64, blank=True)
     occupation = models.CharField(_("occupation"), max_length=128, blank=True)
-    income = models.DecimalField(_("income"), max_digits=14, decimal_places=2, null=True, blank=True)
+    income = models.DecimalField(
+        _("income"), max_digits=14, decimal_places=2, null=True, blank=True
+    )
     kind = models.ForeignKey(
-        GroupKind, on_delete=models.PROTECT, null=True, blank=True, verbose_name=_("group kind"), related_name="+"
+        GroupKind,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        verbose_name=_("group kind"),
+        related_name="+",
     )
     is_partial_group = models.BooleanField(_("partial group"), default=False)
-    tags = models.ManyToManyField(RegistrantTag, blank=True, verbose_name=_("tags"), related_name="registrants")
+    tags = models.ManyToManyField(
+        RegistrantTag, blank=True, verbose_name=_("tags"), related_name="registrants"
+    )
     additional_g2p_info = models.JSONField(_("additional information"), default=dict, blank=True)
     company = models.ForeignKey(
-        Company, on_delete=models.PROTECT, default=default_company_id, verbose_name=_("company"), related_name="+"
+        Company,
+        on_delete=models.PROTECT,
+        default=default_company_id,
+        verbose_name=_("company"),
+        related_name="+",
     )
     active = models.BooleanField(_("active"), default=True)
     disabled = models.DateTimeField(_("date disabled"), null=True, blank=True)
@@ -407,8 +441,11 @@ class Registrant(ValidatedModel):
             GinIndex(fields=["additional_g2p_info"], name="registrant_addl_info_gin"),
         ]
         constraints = [
-            models.CheckConstraint(condition=~Q(name=""), name="registrant_name_not_empty",
-                                   violation_error_message=_("A name is required.")),
+            models.CheckConstraint(
+                condition=~Q(name=""),
+                name="registrant_name_not_empty",
+                violation_error_message=_("A name is required."),
+            ),
             models.CheckConstraint(
                 condition=Q(is_group=True) | Q(kind__isnull=True),
                 name="registrant_kind_only_for_groups",
@@ -491,11 +528,19 @@ class Registrant(ValidatedModel):
             errors["birthdate"] = str(_("You can't select a date of birth greater than today."))
         if self.registration_date:
             if self.registration_date > today:
-                errors["registration_date"] = str(_("Registration date must be less than the current date."))
+                errors["registration_date"] = str(
+                    _("Registration date must be less than the current date.")
+                )
             elif self.birthdate and self.registration_date < self.birthdate:
-                errors["registration_date"] = str(_("Registration date must be later than the birth date."))
+                errors["registration_date"] = str(
+                    _("Registration date must be later than the birth date.")
+                )
         if self.gender_id:
-            gender = GenderType.objects.filter(value=self.gender_id).values_list("active", flat=True).first()
+            gender = (
+                GenderType.objects.filter(value=self.gender_id)
+                .values_list("active", flat=True)
+                .first()
+            )
             if gender is None:
                 errors["gender"] = str(_("Invalid gender: %(g)s.") % {"g": self.gender_id})
         if self.disabled and not (self.disabled_reason or "").strip():
@@ -535,7 +580,9 @@ class RegistrantId(ValidatedModel):
     registrant = models.ForeignKey(
         Registrant, on_delete=models.CASCADE, related_name="reg_ids", verbose_name=_("registrant")
     )
-    id_type = models.ForeignKey(IdType, on_delete=models.PROTECT, related_name="+", verbose_name=_("ID type"))
+    id_type = models.ForeignKey(
+        IdType, on_delete=models.PROTECT, related_name="+", verbose_name=_("ID type")
+    )
     value = models.CharField(_("value"), max_length=100)
     expiry_date = models.DateField(_("expiry date"), null=True, blank=True)
     status = models.CharField(_("status"), max_length=16, choices=RegIdStatus.choices, blank=True)
@@ -551,8 +598,11 @@ class RegistrantId(ValidatedModel):
                 name="regid_one_per_type",
                 violation_error_message=_("ID Type must be unique."),
             ),
-            models.CheckConstraint(condition=~Q(value=""), name="regid_value_not_empty",
-                                   violation_error_message=_("The ID value is required.")),
+            models.CheckConstraint(
+                condition=~Q(value=""),
+                name="regid_value_not_empty",
+                violation_error_message=_("The ID value is required."),
+            ),
         ]
         indexes = [models.Index(fields=["id_type", "value"], name="regid_type_value_idx")]
 
@@ -579,9 +629,13 @@ def normalize_phone(raw: str, *, region: str | None = None) -> str:
     if not text:
         raise ValidationError({"phone_no": _("The phone number is required.")})
     try:
-        parsed = phonenumbers.parse(text, (region or settings.G2P_DEFAULT_PHONE_REGION or "").upper() or None)
+        parsed = phonenumbers.parse(
+            text, (region or settings.G2P_DEFAULT_PHONE_REGION or "").upper() or None
+        )
     except phonenumbers.NumberParseException as exc:
-        raise ValidationError({"phone_no": _("'%(p)s' is not a phone number.") % {"p": text}}) from exc
+        raise ValidationError(
+            {"phone_no": _("'%(p)s' is not a phone number.") % {"p": text}}
+        ) from exc
     if not phonenumbers.is_valid_number(parsed):
         raise ValidationError({"phone_no": _("'%(p)s' is not a valid phone number.") % {"p": text}})
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
@@ -592,10 +646,15 @@ class PhoneNumber(ValidatedModel):
     """A phone number of a registrant (upstream ``g2p.phone.number``), kept in E.164."""
 
     registrant = models.ForeignKey(
-        Registrant, on_delete=models.CASCADE, related_name="phone_numbers", verbose_name=_("registrant")
+        Registrant,
+        on_delete=models.CASCADE,
+        related_name="phone_numbers",
+        verbose_name=_("registrant"),
     )
     phone_no = models.CharField(_("phone number"), max_length=32)
-    phone_sanitized = models.CharField(_("phone (E.164)"), max_length=20, editable=False, db_index=True)
+    phone_sanitized = models.CharField(
+        _("phone (E.164)"), max_length=20, editable=False, db_index=True
+    )
     country_code = models.CharField(_("country"), max_length=2, blank=True)
     date_collected = models.DateField(_("date collected"), default=_today, null=True, blank=True)
     disabled = models.DateTimeField(_("date disabled"), null=True, blank=True)
@@ -612,7 +671,9 @@ class PhoneNumber(ValidatedModel):
                 name="phone_unique_per_registrant",
                 violation_error_message=_("This registrant already has this phone number."),
             ),
-            models.CheckConstraint(condition=Q(phone_sanitized__startswith="+"), name="phone_is_e164"),
+            models.CheckConstraint(
+                condition=Q(phone_sanitized__startswith="+"), name="phone_is_e164"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -622,7 +683,9 @@ class PhoneNumber(ValidatedModel):
         region = self.country_code or None
         if not region and self.registrant_id:
             region = (
-                Company.objects.filter(pk=self.registrant.company_id).values_list("country_code", flat=True).first()
+                Company.objects.filter(pk=self.registrant.company_id)
+                .values_list("country_code", flat=True)
+                .first()
                 or None
             )
         self.phone_sanitized = normalize_phone(self.phone_no, region=region)
@@ -634,7 +697,9 @@ class PhoneNumber(ValidatedModel):
     def validate_constraints(self, exclude: Any = None) -> None:
         # phone_sanitized is derived in clean(), which runs after the constraint check would
         # skip it; check with the derived value.
-        super().validate_constraints(exclude=None if exclude is None else set(exclude) - {"phone_sanitized"})
+        super().validate_constraints(
+            exclude=None if exclude is None else set(exclude) - {"phone_sanitized"}
+        )
 
 
 @pghistory.track(*audit_trackers())
@@ -642,9 +707,14 @@ class BankAccount(ValidatedModel):
     """A bank account of a registrant (upstream ``res.partner.bank``)."""
 
     registrant = models.ForeignKey(
-        Registrant, on_delete=models.CASCADE, related_name="bank_accounts", verbose_name=_("registrant")
+        Registrant,
+        on_delete=models.CASCADE,
+        related_name="bank_accounts",
+        verbose_name=_("registrant"),
     )
-    bank = models.ForeignKey(Bank, on_delete=models.PROTECT, related_name="accounts", verbose_name=_("bank"))
+    bank = models.ForeignKey(
+        Bank, on_delete=models.PROTECT, related_name="accounts", verbose_name=_("bank")
+    )
     acc_number = models.CharField(_("account number"), max_length=64)
     acc_holder_name = models.CharField(_("account holder"), max_length=255, blank=True)
 
@@ -678,12 +748,20 @@ class GroupMembership(ValidatedModel):
     """
 
     group = models.ForeignKey(
-        Registrant, on_delete=models.CASCADE, related_name="group_memberships", verbose_name=_("group")
+        Registrant,
+        on_delete=models.CASCADE,
+        related_name="group_memberships",
+        verbose_name=_("group"),
     )
     individual = models.ForeignKey(
-        Registrant, on_delete=models.CASCADE, related_name="individual_memberships", verbose_name=_("individual")
+        Registrant,
+        on_delete=models.CASCADE,
+        related_name="individual_memberships",
+        verbose_name=_("individual"),
     )
-    kinds = models.ManyToManyField(MembershipKind, blank=True, verbose_name=_("role"), related_name="+")
+    kinds = models.ManyToManyField(
+        MembershipKind, blank=True, verbose_name=_("role"), related_name="+"
+    )
     start_date = models.DateTimeField(_("start date"), default=timezone.now, null=True, blank=True)
     ended_date = models.DateTimeField(_("end date"), null=True, blank=True)
 
@@ -699,7 +777,9 @@ class GroupMembership(ValidatedModel):
                 violation_error_message=_("Duplication of Member is not allowed"),
             ),
             models.CheckConstraint(
-                condition=Q(ended_date__isnull=True) | Q(start_date__isnull=True) | Q(ended_date__gte=F("start_date")),
+                condition=Q(ended_date__isnull=True)
+                | Q(start_date__isnull=True)
+                | Q(ended_date__gte=F("start_date")),
                 name="membership_end_after_start",
                 violation_error_message=_("End Date cannot be earlier than Start Date"),
             ),
@@ -708,7 +788,9 @@ class GroupMembership(ValidatedModel):
         indexes = [models.Index(fields=["individual"], name="membership_individual_idx")]
 
     def __str__(self) -> str:
-        return f"{self.group_id and self.group.name} / {self.individual_id and self.individual.name}"
+        return (
+            f"{self.group_id and self.group.name} / {self.individual_id and self.individual.name}"
+        )
 
     @property
     def status(self) -> str:
@@ -742,13 +824,24 @@ class Relationship(ValidatedModel):
     """
 
     source = models.ForeignKey(
-        Registrant, on_delete=models.CASCADE, related_name="related_2_ids", verbose_name=_("registrant 1")
+        Registrant,
+        on_delete=models.CASCADE,
+        related_name="related_2_ids",
+        verbose_name=_("registrant 1"),
     )
     destination = models.ForeignKey(
-        Registrant, on_delete=models.CASCADE, related_name="related_1_ids", verbose_name=_("registrant 2")
+        Registrant,
+        on_delete=models.CASCADE,
+        related_name="related_1_ids",
+        verbose_name=_("registrant 2"),
     )
     relation = models.ForeignKey(
-        RelationshipType, on_delete=models.PROTECT, null=True, blank=True, verbose_name=_("relation"), related_name="+"
+        RelationshipType,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        verbose_name=_("relation"),
+        related_name="+",
     )
     start_date = models.DateTimeField(_("start date"), null=True, blank=True)
     end_date = models.DateTimeField(_("end date"), null=True, blank=True)
@@ -767,7 +860,9 @@ class Relationship(ValidatedModel):
                 violation_error_message=_("Registrant 1 and Registrant 2 cannot be the same."),
             ),
             models.CheckConstraint(
-                condition=Q(start_date__isnull=True) | Q(end_date__isnull=True) | Q(start_date__lte=F("end_date")),
+                condition=Q(start_date__isnull=True)
+                | Q(end_date__isnull=True)
+                | Q(start_date__lte=F("end_date")),
                 name="relationship_dates_ordered",
                 violation_error_message=_("The starting date cannot be after the ending date."),
             ),
@@ -775,12 +870,16 @@ class Relationship(ValidatedModel):
         indexes = [models.Index(fields=["source", "destination"], name="relationship_pair_idx")]
 
     def __str__(self) -> str:
-        return f"{self.source_id and self.source.name} / {self.destination_id and self.destination.name}"
+        source = self.source.name if self.source_id else ""
+        destination = self.destination.name if self.destination_id else ""
+        return f"{source} / {destination}"
 
     def overlapping(self) -> models.QuerySet[Relationship]:
         """Other relationships of the same type between the same two registrants that overlap."""
         qs = Relationship.objects.filter(
-            source_id=self.source_id, destination_id=self.destination_id, relation_id=self.relation_id
+            source_id=self.source_id,
+            destination_id=self.destination_id,
+            relation_id=self.relation_id,
         ).exclude(pk=self.pk)
         if self.start_date:
             qs = qs.filter(Q(end_date__isnull=True) | Q(end_date__gte=self.start_date))
@@ -790,9 +889,13 @@ class Relationship(ValidatedModel):
 
     def clean(self) -> None:
         if self.source_id and self.source_id == self.destination_id:
-            raise ValidationError({"destination": _("Registrant 1 and Registrant 2 cannot be the same.")})
+            raise ValidationError(
+                {"destination": _("Registrant 1 and Registrant 2 cannot be the same.")}
+            )
         if self.start_date and self.end_date and self.start_date > self.end_date:
-            raise ValidationError({"end_date": _("The starting date cannot be after the ending date.")})
+            raise ValidationError(
+                {"end_date": _("The starting date cannot be after the ending date.")}
+            )
         for side in ("source", "destination"):
             if not getattr(self, f"{side}_id"):
                 continue
@@ -807,7 +910,11 @@ class Relationship(ValidatedModel):
                 raise ValidationError({side: message})
         if self.source_id and self.destination_id and self.overlapping().exists():
             raise ValidationError(
-                {"relation": _("This relationship overlaps an existing one between the same registrants.")}
+                {
+                    "relation": _(
+                        "This relationship overlaps an existing one between the same registrants."
+                    )
+                }
             )
 
 
@@ -834,14 +941,20 @@ class RegistryImport(models.Model):
 
     file_name = models.CharField(_("file"), max_length=255)
     content = models.BinaryField(_("content"), editable=False)
-    mode = models.CharField(_("mode"), max_length=20, choices=ImportMode.choices, default=ImportMode.ALL_OR_NOTHING)
-    state = models.CharField(_("state"), max_length=16, choices=ImportState.choices, default=ImportState.DRAFT)
+    mode = models.CharField(
+        _("mode"), max_length=20, choices=ImportMode.choices, default=ImportMode.ALL_OR_NOTHING
+    )
+    state = models.CharField(
+        _("state"), max_length=16, choices=ImportState.choices, default=ImportState.DRAFT
+    )
     rows_total = models.PositiveIntegerField(_("rows"), default=0)
     rows_invalid = models.PositiveIntegerField(_("invalid rows"), default=0)
     created_count = models.PositiveIntegerField(_("created"), default=0)
     updated_count = models.PositiveIntegerField(_("updated"), default=0)
     errors = models.JSONField(_("errors"), default=list, blank=True)
-    job = models.ForeignKey("pbms.JobProgress", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    job = models.ForeignKey(
+        "pbms.JobProgress", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )

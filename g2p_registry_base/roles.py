@@ -46,10 +46,16 @@ REGISTRY_CONFIG = [
 def role_permissions() -> dict[str, set[tuple[str, str]]]:
     """Role name -> set of (app_label, codename)."""
     everything = REGISTRY_DATA + REGISTRY_CONFIG
-    admin = {(APP, f"{verb}_{model}") for model in everything for verb in ("view", "add", "change", "delete")}
+    admin = {
+        (APP, f"{verb}_{model}")
+        for model in everything
+        for verb in ("view", "add", "change", "delete")
+    }
     admin.add((APP, "disable_registrant"))
     admin.add(("pbms", "view_jobprogress"))
-    registrar = {(APP, f"{verb}_{model}") for model in REGISTRY_DATA for verb in ("view", "add", "change")}
+    registrar = {
+        (APP, f"{verb}_{model}") for model in REGISTRY_DATA for verb in ("view", "add", "change")
+    }
     registrar |= {(APP, f"view_{model}") for model in REGISTRY_CONFIG}
     registrar.add(("pbms", "view_jobprogress"))
     viewer = {(APP, f"view_{model}") for model in everything}

@@ -40,7 +40,9 @@ def require_perm(actor: Actor, *perms: str) -> None:
         return
     missing = [p for p in perms if not actor.has_perm(p)]
     if missing:
-        raise PermissionDenied(_("You are not allowed to do this (missing permission: %s).") % ", ".join(missing))
+        raise PermissionDenied(
+            _("You are not allowed to do this (missing permission: %s).") % ", ".join(missing)
+        )
 
 
 def validation_error_from_db(exc: IntegrityError) -> ValidationError:
@@ -98,13 +100,16 @@ def registrants_disable(*, registrant_ids: Sequence[int], reason: str, actor: Ac
     require_perm(actor, "g2p_registry_base.disable_registrant")
     reason = (reason or "").strip()
     if not reason:
-        raise ValidationError({"disabled_reason": _("A reason is required to disable a registrant.")})
+        raise ValidationError(
+            {"disabled_reason": _("A reason is required to disable a registrant.")}
+        )
     user_id = getattr(actor, "pk", None)
     with transaction.atomic():
-        return (
-            Registrant.objects.filter(pk__in=list(registrant_ids), disabled__isnull=True)
-            .update(disabled=timezone.now(), disabled_reason=reason, disabled_by_id=user_id,
-                    write_date=timezone.now())
+        return Registrant.objects.filter(pk__in=list(registrant_ids), disabled__isnull=True).update(
+            disabled=timezone.now(),
+            disabled_reason=reason,
+            disabled_by_id=user_id,
+            write_date=timezone.now(),
         )
 
 
@@ -112,10 +117,9 @@ def registrants_enable(*, registrant_ids: Sequence[int], actor: Actor) -> int:
     """Enable disabled registrants again (clears date, reason and author). One ``UPDATE``."""
     require_perm(actor, "g2p_registry_base.disable_registrant")
     with transaction.atomic():
-        return (
-            Registrant.objects.filter(pk__in=list(registrant_ids), disabled__isnull=False)
-            .update(disabled=None, disabled_reason="", disabled_by_id=None, write_date=timezone.now())
-        )
+        return Registrant.objects.filter(
+            pk__in=list(registrant_ids), disabled__isnull=False
+        ).update(disabled=None, disabled_reason="", disabled_by_id=None, write_date=timezone.now())
 
 
 def membership_save(
@@ -139,7 +143,9 @@ def membership_save(
     return membership
 
 
-def membership_check_unique_kinds(*, membership: GroupMembership, kinds: Iterable[MembershipKind]) -> None:
+def membership_check_unique_kinds(
+    *, membership: GroupMembership, kinds: Iterable[MembershipKind]
+) -> None:
     """Refuse a unique kind another current membership of the group already holds (one query).
 
     Current = no end date or an end date still ahead, by the clock (not the transaction start,
@@ -153,7 +159,9 @@ def membership_check_unique_kinds(*, membership: GroupMembership, kinds: Iterabl
         return
     still_current = Q(ended_date__isnull=True) | Q(ended_date__gt=now)
     taken = set(
-        GroupMembership.objects.filter(still_current, group_id=membership.group_id, kinds__in=unique)
+        GroupMembership.objects.filter(
+            still_current, group_id=membership.group_id, kinds__in=unique
+        )
         .exclude(pk=membership.pk)
         .values_list("kinds__name", flat=True)
     )
@@ -162,7 +170,9 @@ def membership_check_unique_kinds(*, membership: GroupMembership, kinds: Iterabl
         raise ValidationError({"kinds": _("Only one %s is allowed per group") % name})
 
 
-def membership_end(*, membership: GroupMembership, when: Any = None, actor: Actor) -> GroupMembership:
+def membership_end(
+    *, membership: GroupMembership, when: Any = None, actor: Actor
+) -> GroupMembership:
     """End a membership at ``when`` (default now); it stops counting from that moment."""
     membership.ended_date = when or timezone.now()
     return membership_save(membership=membership, actor=actor)

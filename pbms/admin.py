@@ -6,8 +6,18 @@ from pbms.models import JobProgress
 
 @admin.register(JobProgress)
 class JobProgressAdmin(ModelAdmin):
-    list_display = ["id", "operation", "target", "state", "done", "total", "error_count", "created_by", "created_at",
-                    "finished_at"]
+    list_display = [
+        "id",
+        "operation",
+        "target",
+        "state",
+        "done",
+        "total",
+        "error_count",
+        "created_by",
+        "created_at",
+        "finished_at",
+    ]
     list_filter = ["state", "operation"]
     readonly_fields = [f.name for f in JobProgress._meta.fields]
 

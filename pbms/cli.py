@@ -38,7 +38,9 @@ def _database_url_for_children() -> str:
     if url:
         return url
     db = settings.DATABASES["default"]
-    return embedded_pg.url({"USER": db["USER"], "NAME": db["NAME"], "HOST": db["HOST"], "PORT": db["PORT"]})
+    return embedded_pg.url(
+        {"USER": db["USER"], "NAME": db["NAME"], "HOST": db["HOST"], "PORT": db["PORT"]}
+    )
 
 
 def _ensure_login(*, demo: bool) -> tuple[str, str | None]:
@@ -49,7 +51,9 @@ def _ensure_login(*, demo: bool) -> tuple[str, str | None]:
 
     User = get_user_model()
     if demo:
-        user, _ = User.objects.get_or_create(username="admin", defaults={"email": "admin@example.org"})
+        user, _ = User.objects.get_or_create(
+            username="admin", defaults={"email": "admin@example.org"}
+        )
         user.is_staff = user.is_superuser = user.is_active = True
         user.set_password("admin")
         user.save()
@@ -89,16 +93,28 @@ def cmd_serve(args: argparse.Namespace) -> int:
             print(f"Loaded demo data: {created} individuals.", flush=True)
     login, password = _ensure_login(demo=args.demo)
 
-    env = dict(os.environ, DATABASE_URL=_database_url_for_children(), DJANGO_SETTINGS_MODULE="pbms.settings")
+    env = dict(
+        os.environ,
+        DATABASE_URL=_database_url_for_children(),
+        DJANGO_SETTINGS_MODULE="pbms.settings",
+    )
     workers = args.workers or config.worker_count()
     web = subprocess.Popen(
         [
-            sys.executable, "-m", "gunicorn", "pbms.wsgi:application",
-            "--bind", f"{args.bind}:{port}",
-            "--workers", str(workers),
-            "--timeout", "300",
-            "--graceful-timeout", "20",
-            "--access-logfile", "-",
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "pbms.wsgi:application",
+            "--bind",
+            f"{args.bind}:{port}",
+            "--workers",
+            str(workers),
+            "--timeout",
+            "300",
+            "--graceful-timeout",
+            "20",
+            "--access-logfile",
+            "-",
         ],
         env=env,
     )
@@ -118,11 +134,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
             print("", flush=True)
             print(f"PBMS is running on http://localhost:{port}/", flush=True)
             if password:
-                print(f"Log in at http://localhost:{port}/admin/ with login '{login}' and password '{password}'.",
-                      flush=True)
+                print(
+                    f"Log in at http://localhost:{port}/admin/ "
+                    f"with login '{login}' and password '{password}'.",
+                    flush=True,
+                )
             print("Press Ctrl+C to stop.", flush=True)
         else:
-            print("The web server did not become healthy within 60 seconds.", file=sys.stderr, flush=True)
+            print(
+                "The web server did not become healthy within 60 seconds.",
+                file=sys.stderr,
+                flush=True,
+            )
             stop()
         # Run until any child exits, then stop the others.
         while all(child.poll() is None for child in children):
@@ -176,19 +199,36 @@ def cmd_import(args: argparse.Namespace) -> int:
     if args.report:
         imports.write_error_report(result, Path(args.report))
         print(f"Error report written to {args.report}")
-    return 0 if result.rows_invalid == 0 else 1
+    return 0 if result.ok else 1
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="g2p", description="OpenG2P Program & Beneficiary Management System")
+    parser = argparse.ArgumentParser(
+        prog="g2p", description="OpenG2P Program & Beneficiary Management System"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    serve = sub.add_parser("serve", help="migrate, then serve the web application and a background worker")
-    serve.add_argument("--port", type=int, default=None, help="HTTP port (default: http_port of odoo.conf, or 8069)")
+    serve = sub.add_parser(
+        "serve", help="migrate, then serve the web application and a background worker"
+    )
+    serve.add_argument(
+        "--port",
+        type=int,
+        default=None,
+        help="HTTP port (default: http_port of odoo.conf, or 8069)",
+    )
     serve.add_argument("--bind", default="0.0.0.0", help="address to listen on (default 0.0.0.0)")
-    serve.add_argument("--workers", type=int, default=None, help="web worker processes (default: workers, min 2)")
-    serve.add_argument("--demo", action="store_true", help="load demo data if the registry is empty; login admin/admin")
-    serve.add_argument("--demo-size", type=int, default=2000, help="individuals in the demo data (default 2000)")
+    serve.add_argument(
+        "--workers", type=int, default=None, help="web worker processes (default: workers, min 2)"
+    )
+    serve.add_argument(
+        "--demo",
+        action="store_true",
+        help="load demo data if the registry is empty; login admin/admin",
+    )
+    serve.add_argument(
+        "--demo-size", type=int, default=2000, help="individuals in the demo data (default 2000)"
+    )
     serve.add_argument("--no-worker", action="store_true", help="do not start a background worker")
     serve.set_defaults(func=cmd_serve)
 
@@ -198,7 +238,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="load demo data (about 2,000 individuals in 500 households)")
     demo.add_argument("--size", type=int, default=2000, help="number of individuals (default 2000)")
-    demo.add_argument("--force", action="store_true", help="add demo data even if registrants exist")
+    demo.add_argument(
+        "--force", action="store_true", help="add demo data even if registrants exist"
+    )
     demo.set_defaults(func=cmd_demo)
 
     imp = sub.add_parser("import", help="import individuals and groups from an XLSX or CSV file")
@@ -210,7 +252,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="all_or_nothing (default): any invalid row means nothing is written; "
         "skip_invalid: write the valid rows and report the invalid ones",
     )
-    imp.add_argument("--dry-run", action="store_true", help="validate and report only; write nothing")
+    imp.add_argument(
+        "--dry-run", action="store_true", help="validate and report only; write nothing"
+    )
     imp.add_argument("--report", help="write the row errors to this CSV file")
     imp.set_defaults(func=cmd_import)
     return parser

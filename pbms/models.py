@@ -26,7 +26,9 @@ class JobProgress(models.Model):
 
     operation = models.CharField(_("operation"), max_length=64)
     target = models.CharField(_("target"), max_length=128, blank=True, db_index=True)
-    state = models.CharField(_("state"), max_length=16, choices=JobState.choices, default=JobState.QUEUED)
+    state = models.CharField(
+        _("state"), max_length=16, choices=JobState.choices, default=JobState.QUEUED
+    )
     total = models.PositiveBigIntegerField(_("total rows"), default=0)
     done = models.PositiveBigIntegerField(_("rows done"), default=0)
     error_count = models.PositiveBigIntegerField(_("errors"), default=0)
@@ -44,7 +46,9 @@ class JobProgress(models.Model):
         verbose_name = _("job progress")
         verbose_name_plural = _("job progress")
         constraints = [
-            models.CheckConstraint(condition=Q(done__lte=F("total")) | Q(total=0), name="jobprogress_done_le_total"),
+            models.CheckConstraint(
+                condition=Q(done__lte=F("total")) | Q(total=0), name="jobprogress_done_le_total"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -59,7 +59,9 @@ class _Output:
                 if match:
                     return match
             time.sleep(0.2)
-        raise AssertionError(f"no line matching {pattern!r} within {timeout}s:\n" + "".join(self.lines[-60:]))
+        raise AssertionError(
+            f"no line matching {pattern!r} within {timeout}s:\n" + "".join(self.lines[-60:])
+        )
 
 
 def _login(port: int, username: str, password: str) -> tuple[urllib.request.OpenerDirector, str]:
@@ -70,9 +72,16 @@ def _login(port: int, username: str, password: str) -> tuple[urllib.request.Open
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)
     assert token, "login page has no CSRF token"
     data = urllib.parse.urlencode(
-        {"csrfmiddlewaretoken": token.group(1), "username": username, "password": password, "next": "/admin/"}
+        {
+            "csrfmiddlewaretoken": token.group(1),
+            "username": username,
+            "password": password,
+            "next": "/admin/",
+        }
     ).encode()
-    request = urllib.request.Request(f"{base}/admin/login/?next=/admin/", data=data, headers={"Referer": base})
+    request = urllib.request.Request(
+        f"{base}/admin/login/?next=/admin/", data=data, headers={"Referer": base}
+    )
     response = opener.open(request, timeout=30)
     return opener, response.geturl()
 
@@ -81,11 +90,24 @@ def test_serve_demo_with_embedded_database_and_printed_login() -> None:
     data_dir = Path(tempfile.mkdtemp(prefix="g2p-serve-test-"))
     work_dir = Path(tempfile.mkdtemp(prefix="g2p-serve-cwd-"))
     port = _free_port()
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "G2P_CONFIG", "ODOO_RC")}
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "G2P_CONFIG", "ODOO_RC")
+    }
     env.update(G2P_DATA_DIR=str(data_dir), PYTHONUNBUFFERED="1")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "pbms.cli", "serve", "--demo", "--demo-size", "200", "--port", str(port),
-         "--bind", "127.0.0.1"],
+        [
+            sys.executable,
+            "-m",
+            "pbms.cli",
+            "serve",
+            "--demo",
+            "--demo-size",
+            "200",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+        ],
         cwd=work_dir,
         env=env,
         stdout=subprocess.PIPE,
@@ -98,18 +120,25 @@ def test_serve_demo_with_embedded_database_and_printed_login() -> None:
         assert match.groups() == ("admin", "admin")
         assert (data_dir / "pgdata" / "PG_VERSION").is_file()
 
-        health = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/web/health", timeout=10).read())
+        health = json.loads(
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/web/health", timeout=10).read()
+        )
         assert health["status"] == "ok"
 
         opener, landed = _login(port, "admin", "admin")
         assert landed == f"http://127.0.0.1:{port}/admin/"
-        listing = opener.open(
-            f"http://127.0.0.1:{port}/admin/g2p_registry_base/individual/", timeout=30
-        ).read().decode()
+        listing = (
+            opener.open(f"http://127.0.0.1:{port}/admin/g2p_registry_base/individual/", timeout=30)
+            .read()
+            .decode()
+        )
         assert "Individuals" in listing
         assert "200 individuals" in listing
         # The first page of the demo registry: 50 individuals linked to their forms.
-        assert len(set(re.findall(r"/admin/g2p_registry_base/individual/(\d+)/change/", listing))) == 50
+        assert (
+            len(set(re.findall(r"/admin/g2p_registry_base/individual/(\d+)/change/", listing)))
+            == 50
+        )
 
         # A wrong password is refused and lands back on the login page.
         _opener, refused = _login(port, "admin", "wrong")

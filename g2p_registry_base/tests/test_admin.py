@@ -965,7 +965,7 @@ def test_import_all_or_nothing_with_errors_is_refused_on_confirm(client, registr
     messages_text = [str(m) for m in response.context["messages"]]
     assert messages_text == [
         "households.csv uploaded: check the preview, then import it.",
-        "1 rows are invalid and the mode is all or nothing: fix the file and upload it again, "
+        "1 row is invalid and the mode is all or nothing: fix the file and upload it again, "
         "or choose to skip invalid rows.",
     ]
     registry_import.refresh_from_db()

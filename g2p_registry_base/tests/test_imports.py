@@ -1528,13 +1528,14 @@ def test_job_failure_is_recorded_and_retried(registrar, registry, monkeypatch, f
     assert Registrant.objects.count() == 0
 
 
-def test_job_for_a_finished_import_does_nothing(registrar, registry):
+def test_job_for_an_unconfirmed_or_finished_import_does_nothing(registrar, registry):
     ri = imports.registry_import_create(
         file_name="r.csv",
         content=csv_bytes(household_rows()),
         mode="all_or_nothing",
         actor=registrar,
     )
+    assert imports.registry_import_execute(import_id=ri.pk) is None  # validated, not confirmed
     RegistryImport.objects.filter(pk=ri.pk).update(state="done")
 
     assert imports.registry_import_execute(import_id=ri.pk) is None

@@ -29,7 +29,9 @@ def test_db_options_build_a_database_url(conf_file) -> None:  # type: ignore[no-
         "[options]\ndb_host = db.example.org\ndb_port = 6543\ndb_user = odoo\n"
         "db_password = s3cr@t\ndb_name = registry\n"
     )
-    assert config.external_database_url() == "postgresql://odoo:s3cr%40t@db.example.org:6543/registry"
+    assert (
+        config.external_database_url() == "postgresql://odoo:s3cr%40t@db.example.org:6543/registry"
+    )
 
 
 def test_false_db_host_means_embedded_server(conf_file) -> None:  # type: ignore[no-untyped-def]

@@ -11,14 +11,22 @@ pytestmark = pytest.mark.django_db
 
 
 def test_progress_moves_from_queued_to_done() -> None:
-    job = services.job_progress_create(operation="registry.import", target="registry.import:1", total=0)
+    job = services.job_progress_create(
+        operation="registry.import", target="registry.import:1", total=0
+    )
     assert (job.state, job.done, job.total) == (JobState.QUEUED, 0, 0)
 
     services.job_progress_start(job_id=job.pk, total=1000)
     services.job_progress_advance(job_id=job.pk, done=400)
     services.job_progress_advance(job_id=job.pk, done=350, errors=2)
     job.refresh_from_db()
-    assert (job.state, job.done, job.total, job.error_count, job.percent) == (JobState.RUNNING, 750, 1000, 2, 75)
+    assert (job.state, job.done, job.total, job.error_count, job.percent) == (
+        JobState.RUNNING,
+        750,
+        1000,
+        2,
+        75,
+    )
     assert job.started_at is not None and job.finished_at is None
 
     services.job_progress_finish(job_id=job.pk)
