@@ -23,7 +23,7 @@ format: install
 	$(BIN)/ruff format . && $(BIN)/ruff check --fix .
 
 bench-import: install
-	$(BIN)/python -m bench.registry_import --rows 100000
+	$(BIN)/python -m bench.registry_import --households 25000
 
 # Pinned versions for deployments, from the current environment.
 requirements: install

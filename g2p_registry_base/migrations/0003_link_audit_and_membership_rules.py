@@ -49,14 +49,15 @@ BEGIN
     PERFORM 1 FROM g2p_registry_base_registrant WHERE id = p_group FOR UPDATE;
     -- Current = no end date, or an end date still ahead (clock_timestamp(), not now(): a
     -- membership ended earlier in the same transaction has ended).
-    -- Correlated on the group's memberships (index on group_id, then the link table's
-    -- (membership, kind) unique index): a join plans badly when the link table was small at
-    -- plan time and turns a bulk import of heads quadratic.
+    -- A scalar subquery per membership of the group (index on group_id, then the link
+    -- table's (membership, kind) unique index). A join, or an EXISTS the planner turns into
+    -- one, plans badly when the link table was small at plan time and makes a bulk import of
+    -- heads quadratic.
     IF (SELECT count(*) FROM g2p_registry_base_groupmembership m
          WHERE m.group_id = p_group
            AND (m.ended_date IS NULL OR m.ended_date > clock_timestamp())
-           AND EXISTS (SELECT 1 FROM g2p_registry_base_groupmembership_kinds l
-                        WHERE l.groupmembership_id = m.id AND l.membershipkind_id = p_kind)) > 1 THEN
+           AND (SELECT true FROM g2p_registry_base_groupmembership_kinds l
+                 WHERE l.groupmembership_id = m.id AND l.membershipkind_id = p_kind)) > 1 THEN
         RAISE EXCEPTION 'kinds: Only one % is allowed per group', v_name
             USING ERRCODE = 'unique_violation', CONSTRAINT = 'membership_unique_kind_per_group';
     END IF;
