@@ -15,6 +15,7 @@ UNFOLD = {
     "SITE_SYMBOL": "diversity_3",
     "SHOW_HISTORY": True,
     "SHOW_VIEW_ON_SITE": False,
+    "DASHBOARD_CALLBACK": "pbms.dashboard.dashboard_callback",
     "COLORS": {
         "primary": {
             "50": "oklch(97.7% .014 171)",

@@ -3,7 +3,13 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import path
 from django.views.generic import RedirectView
 
+from django.utils.translation import gettext_lazy as _
+
 from pbms import __version__
+
+admin.site.site_title = "OpenG2P PBMS"
+admin.site.site_header = "OpenG2P"
+admin.site.index_title = _("Overview")
 
 
 def health(request: HttpRequest) -> HttpResponse:
