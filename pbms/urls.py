@@ -1,9 +1,8 @@
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import path
-from django.views.generic import RedirectView
-
 from django.utils.translation import gettext_lazy as _
+from django.views.generic import RedirectView
 
 from pbms import __version__
 

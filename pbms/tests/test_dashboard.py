@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 
 import pytest
-from django.test.utils import CaptureQueriesContext
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from g2p_registry_base.factories import GroupFactory, IndividualFactory
 from g2p_registry_base.services import registrants_disable
