@@ -1499,25 +1499,7 @@ def write_error_report(result: ImportResult, path: Path) -> None:
 
 
 def _template_rows(key_column: str) -> tuple[list[str], list[list[Any]]]:
-    header = [
-        "type",
-        key_column,
-        "group_ref",
-        "membership_kinds",
-        "name",
-        "given_name",
-        "family_name",
-        "addl_name",
-        "gender",
-        "birthdate",
-        "birth_place",
-        "registration_date",
-        "email",
-        "address",
-        "tags",
-        "group_kind",
-        "phones",
-    ]
+    header = ["type", key_column, *STANDARD_COLUMNS[1:]]
     d = datetime.date
     rows: list[list[Any]] = [
         [
