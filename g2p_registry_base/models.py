@@ -65,7 +65,7 @@ def _today() -> datetime.date:
     return timezone.localdate()
 
 
-def _not_blank(value: str, message: str, field: str) -> None:
+def _not_blank(value: str, message: Any, field: str) -> None:
     if not (value or "").strip():
         raise ValidationError({field: message})
 
@@ -681,9 +681,10 @@ class PhoneNumber(ValidatedModel):
 
     def derive_fields(self) -> None:
         region = self.country_code or None
-        if not region and self.registrant_id:
+        company_id = self.registrant.company_id if self.registrant_id else None
+        if not region and company_id:
             region = (
-                Company.objects.filter(pk=self.registrant.company_id)
+                Company.objects.filter(pk=company_id)
                 .values_list("country_code", flat=True)
                 .first()
                 or None

@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AbstractUser, AnonymousUser
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
@@ -29,7 +29,7 @@ from g2p_registry_base.models import (
     Relationship,
 )
 
-Actor = AbstractBaseUser | AnonymousUser | None
+Actor = AbstractUser | AnonymousUser | None
 
 _DB_ERROR_FIELD = re.compile(r"^(?P<field>[a-z_]+): (?P<message>.+)$")
 

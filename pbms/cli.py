@@ -38,9 +38,7 @@ def _database_url_for_children() -> str:
     if url:
         return url
     db = settings.DATABASES["default"]
-    return embedded_pg.url(
-        {"USER": db["USER"], "NAME": db["NAME"], "HOST": db["HOST"], "PORT": db["PORT"]}
-    )
+    return embedded_pg.url({key: str(db[key]) for key in ("USER", "NAME", "HOST", "PORT")})
 
 
 def _ensure_login(*, demo: bool) -> tuple[str, str | None]:

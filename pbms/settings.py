@@ -96,14 +96,14 @@ def _database() -> dict[str, object]:
         }
     from pbms import embedded_pg
 
-    params = embedded_pg.start(config.data_dir())
+    embedded = embedded_pg.start(config.data_dir())
     return {
         "ENGINE": "django.db.backends.postgresql",
-        "NAME": params["NAME"],
-        "USER": params["USER"],
+        "NAME": embedded["NAME"],
+        "USER": embedded["USER"],
         "PASSWORD": "",
-        "HOST": params["HOST"],
-        "PORT": params["PORT"],
+        "HOST": embedded["HOST"],
+        "PORT": embedded["PORT"],
         "CONN_MAX_AGE": 60,
         "CONN_HEALTH_CHECKS": True,
         "OPTIONS": _DB_OPTIONS,
