@@ -63,7 +63,7 @@ def role_permissions() -> dict[str, set[tuple[str, str]]]:
 
 
 def sync_roles(**_: Any) -> None:
-    """Create the roles and set exactly the permissions listed above (idempotent)."""
+    """Create the roles and give them exactly the registry permissions listed above (idempotent)."""
     from django.contrib.auth.models import Group, Permission
     from django.db.models import Q
 
@@ -76,7 +76,14 @@ def sync_roles(**_: Any) -> None:
         missing = {c for _a, c in perms} - {p.codename for p in wanted}
         if missing:
             raise RuntimeError(f"permissions missing for role {role}: {sorted(missing)}")
-        group.permissions.set(wanted)
+        # Only the permissions of the apps listed here are managed; other apps (programs, …)
+        # add theirs to the same roles.
+        managed = {app_label for app_label, _c in perms} | {APP}
+        stale = group.permissions.filter(content_type__app_label__in=managed).exclude(
+            pk__in=[p.pk for p in wanted]
+        )
+        group.permissions.remove(*stale)
+        group.permissions.add(*wanted)
 
 
 def sync_roles_after_migrate(**kwargs: Any) -> None:

@@ -35,8 +35,10 @@ INSTALLED_APPS = [
     "pgtrigger",
     "pghistory",
     "procrastinate.contrib.django",
-    "pbms",
     "g2p_registry_base",
+    "g2p_programs",
+    # Last: its ready() freezes the manager registry once every app has registered its managers.
+    "pbms",
 ]
 
 MIDDLEWARE = [

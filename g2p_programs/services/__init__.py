@@ -1,0 +1,1 @@
+"""Writes of the programs app, one module per area."""
