@@ -5,6 +5,18 @@ from __future__ import annotations
 import pytest
 
 
+@pytest.fixture(autouse=True)
+def _base_data_in_transactional_tests(request):  # type: ignore[no-untyped-def]
+    """Transactional tests flush every table afterwards; give each one the seeded base data."""
+    marker = request.node.get_closest_marker("django_db")
+    if marker is None or not marker.kwargs.get("transaction"):
+        return
+    request.getfixturevalue("transactional_db")
+    from pbms.seed import ensure_base_data
+
+    ensure_base_data()
+
+
 @pytest.fixture
 def admin_user(django_user_model):  # type: ignore[no-untyped-def]
     return django_user_model.objects.create_superuser("root", "root@example.org", "root-pass-123")

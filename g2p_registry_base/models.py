@@ -684,9 +684,7 @@ class PhoneNumber(ValidatedModel):
         company_id = self.registrant.company_id if self.registrant_id else None
         if not region and company_id:
             region = (
-                Company.objects.filter(pk=company_id)
-                .values_list("country_code", flat=True)
-                .first()
+                Company.objects.filter(pk=company_id).values_list("country_code", flat=True).first()
                 or None
             )
         self.phone_sanitized = normalize_phone(self.phone_no, region=region)

@@ -149,19 +149,9 @@ DROP FUNCTION IF EXISTS g2p_membership_check_parties();
 
 
 def seed(apps, schema_editor):
-    from django.conf import settings
+    from pbms.seed import seed_registry
 
-    Company = apps.get_model("g2p_registry_base", "Company")
-    GenderType = apps.get_model("g2p_registry_base", "GenderType")
-    GroupKind = apps.get_model("g2p_registry_base", "GroupKind")
-    MembershipKind = apps.get_model("g2p_registry_base", "MembershipKind")
-    if not Company.objects.exists():
-        Company.objects.create(name="Default Company", country_code=settings.G2P_DEFAULT_PHONE_REGION, currency="USD")
-    for code, value in (("Female", "Female"), ("Male", "Male"), ("Other", "Other")):
-        GenderType.objects.get_or_create(value=value, defaults={"code": code})
-    for name in ("Household", "Family"):
-        GroupKind.objects.get_or_create(name=name)
-    MembershipKind.objects.get_or_create(name="Head", defaults={"is_unique": True, "protected": True})
+    seed_registry(apps)
 
 
 class Migration(migrations.Migration):

@@ -1,0 +1,245 @@
+"""The entitlement workflow: prepare, submit, approve against the fund, cancel.
+
+Upstream: cycle buttons "Prepare Entitlement" / "Approve Entitlement", the entitlement form's
+"Approve Entitlement" and the multi-approval wizard, all delegating to the program's
+entitlement manager (:mod:`g2p_programs.program_managers.entitlement`).
+
+Every service checks the actor's permission, locks the cycle (and the program when money is
+involved) with ``SELECT … FOR UPDATE``, checks states on the locked rows and runs a fixed number
+of queries whatever the number of beneficiaries. Refusals raise ``ValidationError`` with
+upstream's message and change nothing.
+
+Approval decisions (documented divergences from upstream):
+
+- The fund balance is computed ONCE per call, under the program row lock (so two approvals of
+  one program queue instead of both spending the same balance), and the candidates are approved
+  in id order while their running total fits — one ``UPDATE`` with a window function.
+- Like upstream, when the fund runs short the entitlements that fit stay approved and the
+  result is a *danger* notification "The fund for the program: <name> [<available>] is
+  insufficient for the entitlement: <code>" naming the first one that does not fit.
+- Entitlements are approved only in an *approved* cycle (upstream only hid the button).
+- Segregation of duties (``Program.separation_of_duties``, beyond upstream): the user who
+  prepared a cycle's entitlements cannot approve them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from g2p_programs.choices import CycleState, EntitlementState, ManagerKind
+from g2p_programs.models import Cycle, Entitlement, ManagerAssignment, Program
+from g2p_programs.program_managers.notification import notify
+from g2p_programs.queries.entitlements import ApprovalOutcome
+from g2p_programs.results import Notification
+from g2p_programs.services.funds import program_fund_balance
+from g2p_registry_base.services import Actor, require_perm
+
+PERM = "g2p_programs"
+APPROVABLE = (EntitlementState.DRAFT, EntitlementState.PENDING_VALIDATION)
+
+
+def entitlement_manager(*, program: Program) -> Any:
+    """The program's active entitlement manager, or ``ValidationError`` (upstream's message)."""
+    assignment = (
+        ManagerAssignment.objects.filter(program=program, kind=ManagerKind.ENTITLEMENT, active=True)
+        .select_related("program")
+        .first()
+    )
+    if assignment is None:
+        raise ValidationError(_("No Entitlement Manager defined."))
+    return assignment.instance()
+
+
+def _locked_cycle(cycle: Cycle) -> Cycle:
+    """The cycle and its program, both row-locked (one ``SELECT … FOR UPDATE``)."""
+    locked = Cycle.objects.select_for_update().select_related("program").get(pk=cycle.pk)
+    for holder in (locked.program, locked):
+        if holder.locked:
+            raise ValidationError(_("Operation in progress: %s") % holder.locked_reason)
+    return locked
+
+
+def _actor_id(actor: Actor) -> int | None:
+    return getattr(actor, "pk", None)
+
+
+def _check_separation(*, program: Program, prepared_by_ids: set[int | None], actor: Actor) -> None:
+    actor_id = _actor_id(actor)
+    if program.separation_of_duties and actor_id is not None and actor_id in prepared_by_ids:
+        raise ValidationError(
+            _("The user who prepared the entitlements of this cycle cannot approve them.")
+        )
+
+
+def entitlements_prepare(*, cycle: Cycle, actor: Actor) -> Notification:
+    """Create the draft entitlements of a draft cycle's enrolled members lacking one.
+
+    Idempotent (a re-run creates none). Records the actor as the cycle's preparer when it
+    created any. Queries: lock, manager, one ``INSERT … SELECT``, one ``UPDATE``.
+    """
+    require_perm(actor, f"{PERM}.prepare_entitlements")
+    with transaction.atomic():
+        locked = _locked_cycle(cycle)
+        if locked.state != CycleState.DRAFT:
+            raise ValidationError(_("The Cycle is not in draft mode"))
+        manager = entitlement_manager(program=locked.program)
+        created = manager.prepare_entitlements(locked)
+        if created:
+            Cycle.objects.filter(pk=locked.pk).update(
+                entitlements_prepared_by_id=_actor_id(actor), write_date=timezone.now()
+            )
+            cycle.entitlements_prepared_by_id = _actor_id(actor)
+    return Notification(
+        title=_("Entitlement"),
+        message=_("%d entitlements prepared.") % created,
+        data={"created": created},
+    )
+
+
+def entitlements_set_pending(*, cycle: Cycle, actor: Actor) -> int:
+    """draft -> pending_validation for the cycle's entitlements (upstream's "To Approve" step)."""
+    require_perm(actor, f"{PERM}.change_entitlement")
+    with transaction.atomic():
+        locked = _locked_cycle(cycle)
+        return int(entitlement_manager(program=locked.program).set_pending_validation(locked))
+
+
+def approval_result(
+    *, program: Program, outcome: ApprovalOutcome, state_errors: list[str]
+) -> Notification:
+    """Upstream's notification for an approval run (insufficient fund, state errors, success)."""
+    data = {"approved": outcome.approved, "approved_total": outcome.approved_total}
+    if outcome.unfunded_code is not None:
+        message = _(
+            "The fund for the program: %(program)s [%(available).2f] is insufficient for the "
+            "entitlement: %(code)s"
+        ) % {
+            "program": program.name,
+            "available": outcome.available_at_unfunded,
+            "code": outcome.unfunded_code,
+        }
+        return Notification(title=_("Entitlement"), message=message, type="danger", data=data)
+    if state_errors:
+        message = _("Entitlement State Error! Entitlements not in 'pending validation' state:\n")
+        message += "".join(state_errors)
+        return Notification(
+            title=_("Entitlement"),
+            message=message,
+            type="danger",
+            data={**data, "errors": len(state_errors)},
+        )
+    return Notification(
+        title=_("Entitlement"),
+        message=_("%d Entitlements are successfully approved.") % outcome.approved,
+        sticky=True,
+        data=data,
+    )
+
+
+def entitlements_approve(*, cycle: Cycle, actor: Actor) -> Notification:
+    """Approve the draft / pending entitlements of an approved cycle within the fund balance.
+
+    Upstream ``validate_entitlements``. Queries: lock (cycle + program), manager, balance, one
+    ``UPDATE`` — the same for 10 or 1,000,000 entitlements.
+    """
+    require_perm(actor, f"{PERM}.approve_entitlement")
+    with transaction.atomic():
+        locked = _locked_cycle(cycle)
+        if locked.state != CycleState.APPROVED:
+            raise ValidationError(_("Entitlements can only be approved in an approved cycle."))
+        _check_separation(
+            program=locked.program,
+            prepared_by_ids={locked.entitlements_prepared_by_id},
+            actor=actor,
+        )
+        manager = entitlement_manager(program=locked.program)
+        outcome = manager.approve(
+            balance=program_fund_balance(program=locked.program_id),
+            approved_by_id=_actor_id(actor),
+            date_approved=timezone.localdate(),
+            cycle_id=locked.pk,
+        )
+        if outcome.approved:
+            notify(
+                locked.program,
+                "entitlements_approved",
+                cycle=locked,
+                entitlement_ids=locked.entitlements.filter(state=EntitlementState.APPROVED),
+                actor=actor,
+            )
+    return approval_result(program=locked.program, outcome=outcome, state_errors=[])
+
+
+def entitlement_approve_selected(*, entitlement_ids: Sequence[int], actor: Actor) -> Notification:
+    """Approve chosen entitlements (entitlement form button, multi-approval wizard).
+
+    All must belong to one program. Those not in draft / pending validation are reported as
+    upstream's "Entitlement State Error!" (one line per record) while the others are approved.
+    Queries: one read of the selection, program lock, manager, balance, one ``UPDATE``.
+    """
+    require_perm(actor, f"{PERM}.approve_entitlement")
+    ids = sorted({int(i) for i in entitlement_ids})
+    if not ids:
+        raise ValidationError(_("There are no selected entitlements!"))
+    with transaction.atomic():
+        rows = list(
+            Entitlement.objects.filter(pk__in=ids)
+            .order_by("pk")
+            .values_list(
+                "pk",
+                "state",
+                "program_id",
+                "program__name",
+                "registrant__name",
+                "cycle__state",
+                "cycle__entitlements_prepared_by_id",
+            )
+        )
+        if len({r[2] for r in rows}) > 1:
+            raise ValidationError(
+                _(
+                    "You can approve any number of entitlement cycles only from a specific "
+                    "program at a time"
+                )
+            )
+        if len(rows) != len(ids):
+            raise ValidationError(_("Some selected entitlements do not exist."))
+        program = Program.objects.select_for_update().get(pk=rows[0][2])
+        if program.locked:
+            raise ValidationError(_("Operation in progress: %s") % program.locked_reason)
+        approvable = [r for r in rows if r[1] in APPROVABLE]
+        if any(r[5] != CycleState.APPROVED for r in approvable):
+            raise ValidationError(_("Entitlements can only be approved in an approved cycle."))
+        _check_separation(program=program, prepared_by_ids={r[6] for r in approvable}, actor=actor)
+        state_errors = [
+            _("Program: %(program)s, Beneficiary: %(name)s.\n") % {"program": r[3], "name": r[4]}
+            for r in rows
+            if r[1] not in APPROVABLE
+        ]
+        manager = entitlement_manager(program=program)
+        outcome = manager.approve(
+            balance=program_fund_balance(program=program.pk),
+            approved_by_id=_actor_id(actor),
+            date_approved=timezone.localdate(),
+            entitlement_ids=[r[0] for r in approvable],
+        )
+    return approval_result(program=program, outcome=outcome, state_errors=state_errors)
+
+
+def entitlements_cancel(*, cycle: Cycle, actor: Actor) -> Notification:
+    """draft / pending / approved -> cancelled for the cycle (their amounts return to the fund)."""
+    require_perm(actor, f"{PERM}.change_entitlement")
+    with transaction.atomic():
+        locked = _locked_cycle(cycle)
+        cancelled = entitlement_manager(program=locked.program).cancel(locked)
+    return Notification(
+        title=_("Entitlement"),
+        message=_("Entitlements Cancelled."),
+        data={"cancelled": cancelled},
+    )

@@ -1,0 +1,136 @@
+"""The payment workflow: prepare payments for a cycle's approved entitlements, then send them.
+
+Upstream cycle buttons "Prepare Payments" / "Send Payments" and the batch form's "Send
+Payments", delegating to the program's payment manager
+(:mod:`g2p_programs.program_managers.payment`). Each service checks the actor's permission,
+locks the cycle row (``SELECT … FOR UPDATE``), checks its state and runs a fixed number of
+queries whatever the number of beneficiaries. Refusals raise ``ValidationError`` and change
+nothing; outcomes are upstream's notifications.
+
+Decisions: payments are prepared and sent only in an *approved* cycle (upstream showed the
+buttons only there). With no batch tags configured the default manager creates no payment
+(upstream's behaviour) and the result is "There are no new payments issued!".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from g2p_programs.choices import CycleState, EntitlementState, ManagerKind, PaymentState
+from g2p_programs.models import Cycle, ManagerAssignment, Payment, PaymentBatch, Program
+from g2p_programs.program_managers.notification import notify
+from g2p_programs.results import Notification
+from g2p_registry_base.services import Actor, require_perm
+
+PERM = "g2p_programs"
+
+
+def payment_manager(*, program: Program) -> Any:
+    """The program's active payment manager, or ``ValidationError`` (upstream's message)."""
+    assignment = (
+        ManagerAssignment.objects.filter(program=program, kind=ManagerKind.PAYMENT, active=True)
+        .select_related("program")
+        .first()
+    )
+    if assignment is None:
+        raise ValidationError(_("No Payment Manager defined."))
+    return assignment.instance()
+
+
+def _locked_approved_cycle(cycle: Cycle, message: str) -> Cycle:
+    locked = (
+        Cycle.objects.select_for_update(of=("self",)).select_related("program").get(pk=cycle.pk)
+    )
+    for holder in (locked.program, locked):
+        if holder.locked:
+            raise ValidationError(_("Operation in progress: %s") % holder.locked_reason)
+    if locked.state != CycleState.APPROVED:
+        raise ValidationError(message)
+    return locked
+
+
+def payments_prepare(*, cycle: Cycle, actor: Actor) -> Notification:
+    """Create payments (and batches) for the approved entitlements lacking a live payment.
+
+    Idempotent: a second run issues nothing. Queries: lock, manager, approved check, tags, one
+    ``INSERT … SELECT`` (whatever the number of entitlements).
+    """
+    require_perm(actor, f"{PERM}.prepare_payments")
+    with transaction.atomic():
+        locked = _locked_approved_cycle(
+            cycle, _("Payments can only be prepared for an approved cycle.")
+        )
+        manager = payment_manager(program=locked.program)
+        if not locked.entitlements.filter(state=EntitlementState.APPROVED).exists():
+            return Notification(
+                title=_("Payment"),
+                message=_("All entitlements selected are not approved!"),
+                type="danger",
+            )
+        payments, batches = manager.prepare_payments(locked)
+    if not payments:
+        return Notification(
+            title=_("Payment"), message=_("There are no new payments issued!"), type="danger"
+        )
+    return Notification(
+        title=_("Payment"),
+        message=_("Payment batch successfully created for %d beneficiaries.") % payments,
+        data={"payments": payments, "batches": batches},
+    )
+
+
+def _send(*, cycle: Cycle, batch_ids: list[int] | None, actor: Actor) -> Notification:
+    require_perm(actor, f"{PERM}.send_payments")
+    with transaction.atomic():
+        locked = _locked_approved_cycle(
+            cycle, _("Payments can only be sent for an approved cycle.")
+        )
+        manager = payment_manager(program=locked.program)
+        started, sent = manager.send_payments(locked, batch_ids)
+        if sent:
+            notify(
+                locked.program,
+                "payments_sent",
+                cycle=locked,
+                payment_ids=Payment.objects.filter(cycle=locked, state=PaymentState.SENT),
+                actor=actor,
+            )
+    if not started and not sent:
+        return Notification(
+            title=_("Payment"),
+            message=_("No payment batches to process."),
+            type="warning",
+            sticky=True,
+        )
+    return Notification(
+        title=_("Payment"),
+        message=_("Send payments completed."),
+        data={"batches": started, "payments": sent},
+    )
+
+
+def payments_send(*, cycle: Cycle, actor: Actor) -> Notification:
+    """Send every batch of the cycle (cycle "Send Payments")."""
+    return _send(cycle=cycle, batch_ids=None, actor=actor)
+
+
+def payment_batches_send(*, batch_ids: Sequence[int], actor: Actor) -> Notification:
+    """Send chosen batches, which must belong to one cycle (batch form "Send Payments")."""
+    ids = sorted({int(i) for i in batch_ids})
+    cycles = set(PaymentBatch.objects.filter(pk__in=ids).values_list("cycle_id", flat=True))
+    if not cycles:
+        require_perm(actor, f"{PERM}.send_payments")
+        return Notification(
+            title=_("Payment"),
+            message=_("No payment batches to process."),
+            type="warning",
+            sticky=True,
+        )
+    if len(cycles) > 1:
+        raise ValidationError(_("Send the payment batches of one cycle at a time."))
+    return _send(cycle=Cycle(pk=cycles.pop()), batch_ids=ids, actor=actor)
