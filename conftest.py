@@ -11,6 +11,8 @@ def _base_data_in_transactional_tests(request):  # type: ignore[no-untyped-def]
     marker = request.node.get_closest_marker("django_db")
     if marker is None or not marker.kwargs.get("transaction"):
         return
+    if marker.kwargs.get("serialized_rollback"):
+        return  # the test database's serialized content is restored instead
     request.getfixturevalue("transactional_db")
     from pbms.seed import ensure_base_data
 

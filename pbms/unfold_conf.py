@@ -60,10 +60,70 @@ UNFOLD = {
                 ],
             },
             {
+                "title": _("Programs"),
+                "separator": True,
+                "items": [
+                    {
+                        "title": _("Programs"),
+                        "icon": "volunteer_activism",
+                        "link": reverse_lazy("admin:g2p_programs_program_changelist"),
+                        "permission": _perm("g2p_programs.view_program"),
+                    },
+                    {
+                        "title": _("Cycles"),
+                        "icon": "event_repeat",
+                        "link": reverse_lazy("admin:g2p_programs_cycle_changelist"),
+                        "permission": _perm("g2p_programs.view_cycle"),
+                    },
+                    {
+                        "title": _("Entitlements"),
+                        "icon": "receipt_long",
+                        "link": reverse_lazy("admin:g2p_programs_entitlement_changelist"),
+                        "permission": _perm("g2p_programs.view_entitlement"),
+                    },
+                    {
+                        "title": _("Payments"),
+                        "icon": "payments",
+                        "link": reverse_lazy("admin:g2p_programs_payment_changelist"),
+                        "permission": _perm("g2p_programs.view_payment"),
+                    },
+                    {
+                        "title": _("Payment batches"),
+                        "icon": "inventory_2",
+                        "link": reverse_lazy("admin:g2p_programs_paymentbatch_changelist"),
+                        "permission": _perm("g2p_programs.view_paymentbatch"),
+                    },
+                    {
+                        "title": _("Funds"),
+                        "icon": "account_balance_wallet",
+                        "link": reverse_lazy("admin:g2p_programs_programfund_changelist"),
+                        "permission": _perm("g2p_programs.view_programfund"),
+                    },
+                    {
+                        "title": _("Duplicates"),
+                        "icon": "content_copy",
+                        "link": reverse_lazy("admin:g2p_programs_duplicategroup_changelist"),
+                        "permission": _perm("g2p_programs.view_duplicategroup"),
+                    },
+                ],
+            },
+            {
                 "title": _("Configuration"),
                 "separator": True,
                 "collapsible": True,
                 "items": [
+                    {
+                        "title": _("Payment batch tags"),
+                        "icon": "sell",
+                        "link": reverse_lazy("admin:g2p_programs_paymentbatchtag_changelist"),
+                        "permission": _perm("g2p_programs.view_paymentbatchtag"),
+                    },
+                    {
+                        "title": _("Program managers"),
+                        "icon": "tune",
+                        "link": reverse_lazy("admin:g2p_programs_managerassignment_changelist"),
+                        "permission": _perm("g2p_programs.view_managerassignment"),
+                    },
                     {
                         "title": _("ID types"),
                         "icon": "badge",

@@ -34,7 +34,8 @@ class EntitlementManager(BaseManager):
       ``IS_CASH_ENTITLEMENT``.
     - ``prepare_entitlements(cycle)`` creates the draft entitlements of the cycle's enrolled
       members lacking one and returns how many; idempotent (a re-run creates none) and a fixed
-      number of queries whatever the cycle size.
+      number of queries whatever the cycle size. ``id_range=(after, upto)`` limits it to the
+      cycle memberships with ``after < id <= upto`` (a keyset chunk of the background job).
     - ``set_pending_validation(cycle)``: draft -> pending_validation; returns the count.
     - ``approve(program_id, balance, …)``: draft / pending -> approved for the candidates whose
       running total (id order) fits ``balance``; the caller holds the program lock.
@@ -44,7 +45,7 @@ class EntitlementManager(BaseManager):
     kind = ManagerKind.ENTITLEMENT
     IS_CASH: ClassVar[bool] = True
 
-    def prepare_entitlements(self, cycle: Cycle) -> int:
+    def prepare_entitlements(self, cycle: Cycle, *, id_range: tuple[int, int] | None = None) -> int:
         raise NotImplementedError
 
     def set_pending_validation(self, cycle: Cycle) -> int:
@@ -117,7 +118,7 @@ class DefaultCashEntitlementManager(EntitlementManager):
             )
         return amount
 
-    def prepare_entitlements(self, cycle: Cycle) -> int:
+    def prepare_entitlements(self, cycle: Cycle, *, id_range: tuple[int, int] | None = None) -> int:
         """One ``INSERT … SELECT … ON CONFLICT DO NOTHING``; see
         :func:`g2p_programs.queries.entitlements.insert_entitlements_for_cycle`."""
         c = self.config
@@ -129,4 +130,5 @@ class DefaultCashEntitlementManager(EntitlementManager):
             transfer_fee_pct=c.transfer_fee_pct,
             transfer_fee_amt=c.transfer_fee_amt,
             is_cash=self.IS_CASH,
+            id_range=id_range,
         )

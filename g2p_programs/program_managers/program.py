@@ -43,14 +43,21 @@ class ProgramManager(BaseManager):
     - ``enroll_eligible(states=None, actor=None)``: run the eligibility chain over the program's
       memberships in ``states`` (None = all) and move them to enrolled / not_eligible, in a
       fixed number of statements whatever the program size; idempotent (a re-run changes no
-      row). Raises nothing: the service checks preconditions.
+      row). Raises nothing: the service checks preconditions. ``id_range=(after, upto)`` limits
+      it to the memberships with ``after < id <= upto`` (a keyset chunk of the background job);
+      ``since`` is the enrolment timestamp to write (the job passes one for all its chunks).
     - ``last_cycle()``: the program's cycle with the highest sequence, or None.
     """
 
     kind = ManagerKind.PROGRAM
 
     def enroll_eligible(
-        self, *, states: Sequence[str] | None = None, actor: Any = None
+        self,
+        *,
+        states: Sequence[str] | None = None,
+        actor: Any = None,
+        id_range: tuple[int, int] | None = None,
+        since: Any = None,
     ) -> EnrollmentResult:
         raise NotImplementedError
 
@@ -59,10 +66,14 @@ class ProgramManager(BaseManager):
 
         return Cycle.objects.filter(program=self.program).order_by("-sequence").first()
 
-    def memberships(self, states: Sequence[str] | None = None) -> QuerySet[Any]:
+    def memberships(
+        self, states: Sequence[str] | None = None, id_range: tuple[int, int] | None = None
+    ) -> QuerySet[Any]:
         from g2p_programs.models import ProgramMembership
 
         qs = ProgramMembership.objects.filter(program=self.program)
+        if id_range is not None:
+            qs = qs.filter(pk__gt=id_range[0], pk__lte=id_range[1])
         return qs.filter(state__in=list(states)) if states else qs
 
 
@@ -84,13 +95,18 @@ class DefaultProgramManager(ProgramManager):
     config: DefaultProgramConfig
 
     def enroll_eligible(
-        self, *, states: Sequence[str] | None = None, actor: Any = None
+        self,
+        *,
+        states: Sequence[str] | None = None,
+        actor: Any = None,
+        id_range: tuple[int, int] | None = None,
+        since: Any = None,
     ) -> EnrollmentResult:
         """Eligible memberships not yet enrolled -> enrolled (+ enrollment_date); the others not
         yet not_eligible -> not_eligible. Memberships in :data:`STATES_KEPT_BY_ENROLMENT` are
         left as they are. Queries: 1 (managers) + 2 ``UPDATE … WHERE id IN (subquery)``."""
-        now = timezone.now()
-        base = self.memberships(states)
+        now = since or timezone.now()
+        base = self.memberships(states, id_range)
         eligible = chain_eligible(eligibility_managers(self.program), base)
         kept = [s.value for s in STATES_KEPT_BY_ENROLMENT]
         enrolled = (

@@ -89,8 +89,12 @@ def insert_entitlements_for_cycle(
     transfer_fee_pct: Decimal,
     transfer_fee_amt: Decimal,
     is_cash: bool = True,
+    id_range: tuple[int, int] | None = None,
 ) -> int:
     """``INSERT … SELECT`` a draft entitlement for each enrolled cycle member lacking one.
+
+    ``id_range`` ``(after, upto)`` restricts it to the cycle memberships with
+    ``after < id <= upto`` (one keyset chunk of a background job); None = all of them.
 
     Members are the cycle's ``enrolled`` memberships (index ``cycle_membership_state_idx``) of
     enabled registrants that are not marked duplicated in the program. Amount (upstream's
@@ -135,6 +139,8 @@ def insert_entitlements_for_cycle(
                        AND (gm.ended_date IS NULL OR gm.ended_date > now())
                    ) n ON true
              WHERE cm.cycle_id = %(cycle)s AND cm.state = %(enrolled)s AND r.disabled IS NULL
+               AND (%(after)s::bigint IS NULL OR cm.id > %(after)s::bigint)
+               AND (%(upto)s::bigint IS NULL OR cm.id <= %(upto)s::bigint)
                AND NOT EXISTS (
                     SELECT 1 FROM {program_membership} pm
                      WHERE pm.registrant_id = cm.registrant_id AND pm.program_id = c.program_id
@@ -160,6 +166,8 @@ def insert_entitlements_for_cycle(
             "draft": EntitlementState.DRAFT.value,
             "enrolled": CycleMembershipState.ENROLLED.value,
             "duplicated": MembershipState.DUPLICATED.value,
+            "after": id_range[0] if id_range else None,
+            "upto": id_range[1] if id_range else None,
         },
     )
 

@@ -32,7 +32,13 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from g2p_programs.choices import CycleState, EntitlementState, ManagerKind
+from g2p_programs import bulk
+from g2p_programs.choices import (
+    CycleMembershipState,
+    CycleState,
+    EntitlementState,
+    ManagerKind,
+)
 from g2p_programs.models import Cycle, Entitlement, ManagerAssignment, Program
 from g2p_programs.program_managers.notification import notify
 from g2p_programs.queries.entitlements import ApprovalOutcome
@@ -81,7 +87,11 @@ def entitlements_prepare(*, cycle: Cycle, actor: Actor) -> Notification:
     """Create the draft entitlements of a draft cycle's enrolled members lacking one.
 
     Idempotent (a re-run creates none). Records the actor as the cycle's preparer when it
-    created any. Queries: lock, manager, one ``INSERT … SELECT``, one ``UPDATE``.
+    created any. Queries: lock, manager, one count, one ``INSERT … SELECT``, one ``UPDATE``.
+    Above ``bulk.max_rows_inline()`` enrolled members (upstream: 200) the cycle is locked
+    ("Prepare entitlement for beneficiaries."), the ``entitlements_prepare_run`` job is
+    enqueued in this transaction and a sticky warning "Preparing entitlements of <n>
+    beneficiaries started." is returned (upstream returned nothing).
     """
     require_perm(actor, f"{PERM}.prepare_entitlements")
     with transaction.atomic():
@@ -89,6 +99,25 @@ def entitlements_prepare(*, cycle: Cycle, actor: Actor) -> Notification:
         if locked.state != CycleState.DRAFT:
             raise ValidationError(_("The Cycle is not in draft mode"))
         manager = entitlement_manager(program=locked.program)
+        concerned = locked.memberships.filter(state=CycleMembershipState.ENROLLED).count()
+        if concerned > bulk.max_rows_inline():
+            from g2p_programs.jobs import entitlements_prepare_run
+
+            bulk.start(
+                operation=bulk.PREPARE_ENTITLEMENTS,
+                holder=locked,
+                total=concerned,
+                actor_id=_actor_id(actor),
+                task=entitlements_prepare_run,
+                cycle_id=locked.pk,
+            )
+            return Notification(
+                title=_("Entitlement"),
+                message=_("Preparing entitlements of %d beneficiaries started.") % concerned,
+                type="warning",
+                sticky=True,
+                data={"queued": concerned},
+            )
         created = manager.prepare_entitlements(locked)
         if created:
             Cycle.objects.filter(pk=locked.pk).update(

@@ -5,7 +5,9 @@ Every service is keyword-only, checks the actor's permission (``actor=None`` = t
 in one transaction and returns a :class:`~g2p_programs.results.Notification` with upstream's
 title and message, or raises ``ValidationError`` with upstream's message and changes nothing.
 Work over beneficiaries is a fixed number of set-based statements whatever the program size
-(upstream switched to queue jobs above 200 rows; these statements need none).
+(upstream switched to queue jobs above 200 rows). Enrolment over more than
+:func:`g2p_programs.bulk.max_rows_inline` memberships runs as a background job instead: the
+program is locked and the same statements run per keyset chunk (:mod:`g2p_programs.jobs`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from g2p_programs import bulk
 from g2p_programs.choices import (
     DuplicateState,
     ManagerKind,
@@ -241,6 +244,26 @@ def _enroll(program: Program, states: Sequence[str] | None, actor: Actor) -> Not
         program=program, kind=ManagerKind.ELIGIBILITY, active=True
     ).exists():
         raise ValidationError(_("No Eligibility Manager defined."))
+    concerned = manager.memberships(states).count()
+    if concerned > bulk.max_rows_inline():
+        from g2p_programs.jobs import program_enroll_run
+
+        bulk.start(
+            operation=bulk.ENROL,
+            holder=program,
+            total=concerned,
+            actor_id=getattr(actor, "pk", None),
+            task=program_enroll_run,
+            program_id=program.pk,
+            states=list(states) if states else None,
+        )
+        return Notification(
+            _("Enrollment"),
+            _("Eligibility check of %s beneficiaries started.") % concerned,
+            "warning",
+            sticky=True,
+            data={"queued": concerned},
+        )
     result = manager.enroll_eligible(states=states, actor=actor)
     counts = ProgramMembership.objects.filter(program=program).aggregate(
         total=Count("pk"),
@@ -274,7 +297,10 @@ def program_enroll_eligible(*, program: Program, actor: Actor) -> Notification:
     eligibility manager is configured, whereas a single membership's "Enroll" treats an empty
     chain as eligible — both reproduced). Duplicated, paused and exited memberships are left as
     they are (upstream re-enrolled them; see :mod:`g2p_programs.program_managers.program`).
-    Queries: a fixed handful (lock, checks, 2 UPDATEs, 1 aggregate, notification).
+    Queries: a fixed handful (lock, checks, 1 count, 2 UPDATEs, 1 aggregate, notification).
+    Above ``bulk.max_rows_inline()`` memberships the program is locked ("Eligibility check of
+    beneficiaries"), the ``program_enroll_run`` job is enqueued in this transaction and the
+    sticky warning "Eligibility check of <n> beneficiaries started." is returned.
     """
     require_perm(actor, f"{PERM}.change_programmembership")
     with transaction.atomic():

@@ -72,7 +72,8 @@ def test_eligibility_filter_is_lazy(key: str) -> None:
 
 
 @pytest.mark.parametrize("key", registry.keys(ManagerKind.ELIGIBILITY))
-def test_eligibility_query_count_is_the_same_for_10_and_1000(key: str) -> None:
+def test_eligibility_query_count_is_the_same_for_10_and_1000(key: str, settings) -> None:  # type: ignore[no-untyped-def]
+    settings.G2P_MAX_ROWS_INLINE = 10_000  # the inline path; the job path: test_jobs.py
     counts = []
     for n in (10, 1000):
         program = _eligibility_program(key, n)

@@ -108,7 +108,10 @@ def _lifecycle(cycle: Cycle) -> dict[str, int]:
 
 
 @pytest.mark.parametrize("entitlement_key", cases(ManagerKind.ENTITLEMENT))
-def test_entitlement_query_count_independent_of_size_and_rerun_changes_nothing(entitlement_key):
+def test_entitlement_query_count_independent_of_size_and_rerun_changes_nothing(
+    entitlement_key, settings
+):
+    settings.G2P_MAX_ROWS_INLINE = 10_000  # the inline path; the job path: test_jobs.py
     small = _money_program(entitlement_key, "default", 10, f"e-{entitlement_key}")
     large = _money_program(entitlement_key, "default", 1000, f"e-{entitlement_key}")
     small_counts, large_counts = _lifecycle(small), _lifecycle(large)
@@ -126,7 +129,8 @@ def test_entitlement_query_count_independent_of_size_and_rerun_changes_nothing(e
 
 
 @pytest.mark.parametrize("payment_key", cases(ManagerKind.PAYMENT))
-def test_payment_query_count_independent_of_size_and_rerun_changes_nothing(payment_key):
+def test_payment_query_count_independent_of_size_and_rerun_changes_nothing(payment_key, settings):
+    settings.G2P_MAX_ROWS_INLINE = 10_000  # the inline path; the job path: test_jobs.py
     small = _money_program("default", payment_key, 10, f"p-{payment_key}")
     large = _money_program("default", payment_key, 1000, f"p-{payment_key}")
     small_counts, large_counts = _lifecycle(small), _lifecycle(large)

@@ -1,0 +1,899 @@
+"""The programs back office: programs, managers, cycles, entitlements, payments, funds and
+duplicates (upstream's "Programs" menu, see ``pbms/unfold_conf.py``).
+
+Every workflow button and list action is a thin caller of a service in
+:mod:`g2p_programs.services`; the service checks the actor's permission and the record's state
+again, and its :class:`~g2p_programs.results.Notification` (or the ``ValidationError`` /
+``PermissionDenied`` it raised) is shown as the message. Buttons are shown only in the states
+where they apply and only to users holding the permission the service requires; a button URL
+opened with GET asks for confirmation, the change happens on POST.
+
+Lists are a fixed number of queries whatever their size: counts and totals are correlated
+subqueries in the list query, related names come from ``select_related``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from decimal import Decimal
+from typing import Any
+
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import (
+    Count,
+    DecimalField,
+    IntegerField,
+    OuterRef,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+)
+from django.db.models.functions import Coalesce
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+from unfold.admin import ModelAdmin, TabularInline
+from unfold.decorators import action, display
+from unfold.enums import ActionVariant
+
+from g2p_programs import selectors
+from g2p_programs.choices import (
+    CycleMembershipState,
+    CycleState,
+    FundState,
+    MembershipState,
+    ProgramState,
+)
+from g2p_programs.forms import ManagerAssignmentAddForm, ManagerAssignmentForm
+from g2p_programs.models import (
+    Cycle,
+    CycleMembership,
+    DuplicateGroup,
+    DuplicateGroupMember,
+    Entitlement,
+    ManagerAssignment,
+    Payment,
+    PaymentBatch,
+    PaymentBatchTag,
+    Program,
+    ProgramFund,
+    ProgramMembership,
+)
+from g2p_programs.results import Notification
+from g2p_programs.services import cycles as cycle_services
+from g2p_programs.services import entitlements as entitlement_services
+from g2p_programs.services import funds as fund_services
+from g2p_programs.services import payments as payment_services
+from g2p_programs.services import programs as program_services
+
+P = "g2p_programs."
+LEVELS = {
+    "success": messages.SUCCESS,
+    "warning": messages.WARNING,
+    "danger": messages.ERROR,
+    "info": messages.INFO,
+}
+MONEY = DecimalField(max_digits=16, decimal_places=2)
+
+
+def count_of(model: Any, fk: str, **filters: Any) -> Coalesce:
+    """``COUNT(*)`` of ``model`` rows pointing at the outer row: a correlated subquery."""
+    rows = (
+        model.objects.filter(**{fk: OuterRef("pk")}, **filters)
+        .order_by()
+        .values(fk)
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return Coalesce(Subquery(rows, output_field=IntegerField()), Value(0))
+
+
+def sum_of(model: Any, fk: str, column: str, **filters: Any) -> Coalesce:
+    rows = (
+        model.objects.filter(**{fk: OuterRef("pk")}, **filters)
+        .order_by()
+        .values(fk)
+        .annotate(total=Sum(column))
+        .values("total")
+    )
+    return Coalesce(Subquery(rows, output_field=MONEY), Value(Decimal("0")), output_field=MONEY)
+
+
+def workflow(
+    description: Any,
+    *,
+    states: Iterable[str] | None,
+    perms: Iterable[str],
+    run: Callable[[Any, Any], Notification | str],
+    icon: str | None = None,
+    variant: ActionVariant = ActionVariant.DEFAULT,
+    url_path: str,
+) -> Any:
+    """A detail button that calls ``run(obj, user)`` (a service) on POST.
+
+    ``states``: the record states in which the button is shown (None = always); ``perms``: the
+    Django permissions the service requires (the button is hidden and its URL answers 403
+    without them).
+    """
+
+    @action(
+        description=description,
+        url_path=url_path,
+        permissions=[*perms],
+        icon=icon,
+        variant=variant,
+    )
+    def method(self: WorkflowAdmin, request: HttpRequest, object_id: str) -> HttpResponse:
+        return self.run_workflow(request, object_id, description=description, run=run)
+
+    method.__name__ = url_path.replace("-", "_")
+    method.workflow_states = None if states is None else frozenset(states)  # type: ignore[attr-defined]
+    return method
+
+
+class WorkflowAdmin(ModelAdmin):
+    """Shared by admins with workflow buttons: state-dependent visibility, confirm + run."""
+
+    state_field = "state"
+    confirm_template = "admin/g2p_programs/confirm.html"
+
+    def _urlname(self, view: str) -> str:
+        return f"{self.admin_site.name}:{self.opts.app_label}_{self.opts.model_name}_{view}"
+
+    def get_actions_detail(self, request: HttpRequest, object_id: Any) -> list[Any]:
+        actions = super().get_actions_detail(request, object_id)
+        if not actions or not str(object_id).isdigit():
+            return actions
+        state = (
+            self.model.objects.filter(pk=object_id).values_list(self.state_field, flat=True).first()
+        )
+        shown = []
+        for act in actions:
+            states = getattr(act.method, "workflow_states", None)
+            if states is None or state in states:
+                shown.append(act)
+        return shown
+
+    def run_workflow(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        *,
+        description: Any,
+        run: Callable[[Any, Any], Notification | str],
+    ) -> HttpResponse:
+        obj = self.get_object(request, unquote(object_id))
+        if obj is None:
+            raise Http404
+        change_url = reverse(self._urlname("change"), args=[obj.pk])
+        if request.method != "POST":
+            context = {
+                **self.admin_site.each_context(request),
+                "title": f"{description}: {obj}",
+                "opts": self.opts,
+                "object": obj,
+                "original": obj,
+                "description": description,
+                "change_url": change_url,
+            }
+            return TemplateResponse(request, self.confirm_template, context)
+        try:
+            result = run(obj, request.user)
+        except (ValidationError, PermissionDenied) as exc:
+            text = " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
+            self.message_user(request, text, messages.ERROR)
+        else:
+            if isinstance(result, Notification):
+                self.message_user(request, result.message, LEVELS.get(result.type, messages.INFO))
+            else:
+                self.message_user(request, result, messages.SUCCESS)
+        return HttpResponseRedirect(change_url)
+
+
+def notify_result(modeladmin: ModelAdmin, request: HttpRequest, call: Callable[[], Any]) -> None:
+    """Run a list action's service call and show its notification or refusal."""
+    try:
+        result = call()
+    except (ValidationError, PermissionDenied) as exc:
+        text = " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
+        modeladmin.message_user(request, text, messages.ERROR)
+        return
+    if isinstance(result, Notification):
+        modeladmin.message_user(request, result.message, LEVELS.get(result.type, messages.INFO))
+    else:
+        modeladmin.message_user(request, result, messages.SUCCESS)
+
+
+# --------------------------------------------------------------------------------------------
+# Programs
+# --------------------------------------------------------------------------------------------
+
+
+class ManagerAssignmentInline(TabularInline):
+    model = ManagerAssignment
+    fields = ("kind", "manager_key", "name", "sequence", "active")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+    tab = True
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+def _program_end(program: Program, user: Any) -> str:
+    program_services.program_end(program=program, actor=user)
+    return gettext("Program %s ended.") % program.name
+
+
+def _program_reactivate(program: Program, user: Any) -> str:
+    program_services.program_reactivate(program=program, actor=user)
+    return gettext("Program %s re-activated.") % program.name
+
+
+def _create_cycle(program: Program, user: Any) -> Notification:
+    _cycle, notification = cycle_services.program_create_new_cycle(program=program, actor=user)
+    return notification
+
+
+ACTIVE = (ProgramState.ACTIVE,)
+
+
+@admin.register(Program)
+class ProgramAdmin(WorkflowAdmin):
+    list_display = ("name", "target_type", "state", "enrolled_count", "cycles_count")
+    list_filter = ("state", "target_type")
+    search_fields = ("name",)
+    list_per_page = 50
+    inlines = (ManagerAssignmentInline,)
+    change_form_outer_before_template = "admin/g2p_programs/lock_banner.html"
+    readonly_fields = (
+        "state",
+        "date_ended",
+        "membership_counts",
+        "fund_balance",
+        "locked",
+        "locked_reason",
+    )
+    fieldsets = (
+        (
+            None,
+            {
+                "fields": (
+                    "name",
+                    "description",
+                    "target_type",
+                    "currency",
+                    "separation_of_duties",
+                    "state",
+                    "date_ended",
+                )
+            },
+        ),
+        (_("Beneficiaries and funds"), {"fields": ("membership_counts", "fund_balance")}),
+    )
+    actions_detail = (
+        "enroll_eligible",
+        "verify_eligibility",
+        "deduplicate",
+        "create_new_cycle",
+        "end_program",
+        "reactivate_program",
+        "fund_report_link",
+    )
+
+    enroll_eligible = workflow(
+        _("Enroll Eligible Registrants"),
+        states=ACTIVE,
+        perms=[P + "change_programmembership"],
+        run=lambda o, u: program_services.program_enroll_eligible(program=o, actor=u),
+        icon="how_to_reg",
+        url_path="enroll-eligible",
+    )
+    verify_eligibility = workflow(
+        _("Verify Eligibility"),
+        states=ACTIVE,
+        perms=[P + "change_programmembership"],
+        run=lambda o, u: program_services.program_verify_eligibility(program=o, actor=u),
+        icon="fact_check",
+        url_path="verify-eligibility",
+    )
+    deduplicate = workflow(
+        _("Deduplicate"),
+        states=ACTIVE,
+        perms=[P + "change_programmembership", P + "add_duplicategroup"],
+        run=lambda o, u: program_services.program_deduplicate(program=o, actor=u),
+        icon="content_copy",
+        url_path="deduplicate",
+    )
+    create_new_cycle = workflow(
+        _("Create New Cycle"),
+        states=ACTIVE,
+        perms=[P + "add_cycle"],
+        run=_create_cycle,
+        icon="add_circle",
+        url_path="create-new-cycle",
+    )
+    end_program = workflow(
+        _("End Program"),
+        states=ACTIVE,
+        perms=[P + "change_program"],
+        run=_program_end,
+        icon="stop_circle",
+        variant=ActionVariant.DANGER,
+        url_path="end-program",
+    )
+    reactivate_program = workflow(
+        _("Re-activate Program"),
+        states=(ProgramState.ENDED,),
+        perms=[P + "change_program"],
+        run=_program_reactivate,
+        icon="play_circle",
+        url_path="reactivate",
+    )
+
+    @action(
+        description=_("Fund report"),
+        url_path="fund-report",
+        permissions=[P + "view_programfund"],
+        icon="account_balance",
+    )
+    def fund_report_link(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        program = self.get_object(request, unquote(object_id))
+        if program is None:
+            raise Http404
+        report = fund_services.fund_report(program=program)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": gettext("Fund report: %s") % program,
+            "opts": self.opts,
+            "original": program,
+            "report": report,
+            "lines": list(report.lines[:500]),
+            "change_url": reverse(self._urlname("change"), args=[program.pk]),
+        }
+        return TemplateResponse(request, "admin/g2p_programs/fund_report.html", context)
+
+    fund_report_link.workflow_states = None  # type: ignore[attr-defined]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                enrolled_n=count_of(ProgramMembership, "program", state=MembershipState.ENROLLED),
+                cycles_n=count_of(Cycle, "program"),
+            )
+        )
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        if obj is None:
+            return ("state", "date_ended", "membership_counts", "fund_balance")
+        return self.readonly_fields
+
+    @display(description=_("Enrolled"), ordering="enrolled_n")
+    def enrolled_count(self, obj: Program) -> int:
+        return obj.enrolled_n
+
+    @display(description=_("Cycles"), ordering="cycles_n")
+    def cycles_count(self, obj: Program) -> int:
+        return obj.cycles_n
+
+    @display(description=_("Beneficiaries by state"))
+    def membership_counts(self, obj: Program) -> str:
+        if obj is None or obj.pk is None:
+            return "-"
+        counts = selectors.memberships_count_by_state(program=obj)
+        rows = [(str(s.label), s.value, counts[s.value]) for s in MembershipState]
+        rows.append((gettext("Total"), "total", counts["total"]))
+        return format_html(
+            '<table class="membership-counts">{}</table>',
+            format_html_join(
+                "",
+                '<tr><th class="pr-4 text-left">{}</th><td data-state="{}">{}</td></tr>',
+                rows,
+            ),
+        )
+
+    @display(description=_("Fund balance"))
+    def fund_balance(self, obj: Program) -> str:
+        if obj is None or obj.pk is None:
+            return "-"
+        balance = fund_services.program_fund_balance(program=obj)
+        return f"{obj.currency} {balance:,.2f}"
+
+    def save_model(self, request: HttpRequest, obj: Program, form: Any, change: bool) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        created = program_services.program_create(
+            name=obj.name,
+            target_type=obj.target_type,
+            currency=obj.currency,
+            description=obj.description,
+            actor=request.user,
+        )
+        for field in ("separation_of_duties",):
+            if getattr(obj, field) != getattr(created, field):
+                setattr(created, field, getattr(obj, field))
+                created.save()
+        obj.__dict__.update(created.__dict__)
+
+
+# --------------------------------------------------------------------------------------------
+# Manager configuration
+# --------------------------------------------------------------------------------------------
+
+
+@admin.register(ManagerAssignment)
+class ManagerAssignmentAdmin(ModelAdmin):
+    list_display = ("program", "kind", "manager_key", "name", "sequence", "active")
+    list_filter = ("kind", "active", "program")
+    list_select_related = ("program",)
+    readonly_fields = ("program", "kind", "manager_key")
+
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> Any:
+        if obj is None:
+            kwargs["form"] = ManagerAssignmentAddForm
+            return super().get_form(request, obj, change=change, **kwargs)
+        kwargs["form"] = ManagerAssignmentForm
+        kwargs["fields"] = ("name", "sequence", "active")
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return self.readonly_fields if obj is not None else ()
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
+        if obj is None:
+            return (
+                (
+                    None,
+                    {"fields": ("program", "kind", "manager_key", "name", "sequence", "active")},
+                ),
+            )
+        form = ManagerAssignmentForm(instance=obj)
+        return (
+            (None, {"fields": ("program", "kind", "manager_key", "name", "sequence", "active")}),
+            (_("Configuration"), {"fields": form.config_field_names()}),
+        )
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        if not change:
+            super().save_model(request, obj, form, change)
+            return
+        stored = ManagerAssignment.objects.values_list("config", flat=True).get(pk=obj.pk)
+        obj.config = stored
+        super().save_model(request, obj, form, change)
+        program_services.manager_configure(
+            assignment=obj, config=form.config_data, actor=request.user
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# Cycles
+# --------------------------------------------------------------------------------------------
+
+DRAFT = (CycleState.DRAFT,)
+TO_APPROVE = (CycleState.TO_APPROVE,)
+APPROVED = (CycleState.APPROVED,)
+
+
+@admin.register(Cycle)
+class CycleAdmin(WorkflowAdmin):
+    list_display = (
+        "name",
+        "program",
+        "start_date",
+        "end_date",
+        "state",
+        "members_count",
+        "entitlements_total",
+    )
+    list_filter = ("state", "program")
+    list_select_related = ("program",)
+    search_fields = ("name",)
+    list_per_page = 50
+    change_form_outer_before_template = "admin/g2p_programs/cycle_header.html"
+    fields = (
+        "program",
+        "name",
+        "sequence",
+        "start_date",
+        "end_date",
+        "state",
+        "auto_approve_entitlements",
+        "approved_date",
+        "approved_by",
+    )
+    readonly_fields = (
+        "program",
+        "sequence",
+        "state",
+        "auto_approve_entitlements",
+        "approved_date",
+        "approved_by",
+    )
+    actions_detail = (
+        "copy_beneficiaries",
+        "check_eligibility",
+        "prepare_entitlements",
+        "to_approve",
+        "approve",
+        "reset_draft",
+        "approve_entitlements",
+        "prepare_payments",
+        "send_payments",
+        "mark_distributed",
+        "mark_ended",
+        "cancel",
+    )
+
+    copy_beneficiaries = workflow(
+        _("Copy Beneficiaries from Program"),
+        states=DRAFT,
+        perms=[P + "change_cycle"],
+        run=lambda o, u: cycle_services.cycle_copy_beneficiaries(cycle=o, actor=u),
+        icon="group_add",
+        url_path="copy-beneficiaries",
+    )
+    check_eligibility = workflow(
+        _("Verify Eligibility"),
+        states=DRAFT,
+        perms=[P + "change_cyclemembership"],
+        run=lambda o, u: cycle_services.cycle_check_eligibility(cycle=o, actor=u),
+        icon="fact_check",
+        url_path="check-eligibility",
+    )
+    prepare_entitlements = workflow(
+        _("Prepare Entitlement"),
+        states=DRAFT,
+        perms=[P + "prepare_entitlements"],
+        run=lambda o, u: entitlement_services.entitlements_prepare(cycle=o, actor=u),
+        icon="receipt_long",
+        url_path="prepare-entitlements",
+    )
+    to_approve = workflow(
+        _("To Approve"),
+        states=DRAFT,
+        perms=[P + "change_cycle"],
+        run=lambda o, u: cycle_services.cycle_to_approve(cycle=o, actor=u),
+        icon="send",
+        url_path="to-approve",
+    )
+    approve = workflow(
+        _("Approve"),
+        states=TO_APPROVE,
+        perms=[P + "approve_cycle"],
+        run=lambda o, u: cycle_services.cycle_approve(cycle=o, actor=u),
+        icon="check_circle",
+        variant=ActionVariant.SUCCESS,
+        url_path="approve",
+    )
+    reset_draft = workflow(
+        _("Reset to Draft"),
+        states=TO_APPROVE,
+        perms=[P + "change_cycle"],
+        run=lambda o, u: cycle_services.cycle_reset_draft(cycle=o, actor=u),
+        icon="undo",
+        url_path="reset-draft",
+    )
+    approve_entitlements = workflow(
+        _("Approve Entitlements"),
+        states=APPROVED,
+        perms=[P + "approve_entitlement"],
+        run=lambda o, u: entitlement_services.entitlements_approve(cycle=o, actor=u),
+        icon="verified",
+        url_path="approve-entitlements",
+    )
+    prepare_payments = workflow(
+        _("Prepare Payments"),
+        states=APPROVED,
+        perms=[P + "prepare_payments"],
+        run=lambda o, u: payment_services.payments_prepare(cycle=o, actor=u),
+        icon="payments",
+        url_path="prepare-payments",
+    )
+    send_payments = workflow(
+        _("Send Payments"),
+        states=APPROVED,
+        perms=[P + "send_payments"],
+        run=lambda o, u: payment_services.payments_send(cycle=o, actor=u),
+        icon="send_money",
+        url_path="send-payments",
+    )
+    mark_distributed = workflow(
+        _("Mark Distributed"),
+        states=APPROVED,
+        perms=[P + "change_cycle"],
+        run=lambda o, u: cycle_services.cycle_mark_distributed(cycle=o, actor=u),
+        icon="local_shipping",
+        url_path="mark-distributed",
+    )
+    mark_ended = workflow(
+        _("Set as Ended"),
+        states=(CycleState.DISTRIBUTED,),
+        perms=[P + "change_cycle"],
+        run=lambda o, u: cycle_services.cycle_mark_ended(cycle=o, actor=u),
+        icon="flag",
+        url_path="mark-ended",
+    )
+    cancel = workflow(
+        _("Cancel"),
+        states=(CycleState.DRAFT, CycleState.TO_APPROVE, CycleState.APPROVED),
+        perms=[P + "change_cycle"],
+        run=lambda o, u: cycle_services.cycle_mark_cancelled(cycle=o, actor=u),
+        icon="cancel",
+        variant=ActionVariant.DANGER,
+        url_path="cancel",
+    )
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                members_n=count_of(CycleMembership, "cycle", state=CycleMembershipState.ENROLLED),
+                entitlements_sum=sum_of(Entitlement, "cycle", "initial_amount"),
+            )
+        )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # cycles are created by the program's "Create New Cycle"
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        if obj is not None and obj.state != CycleState.DRAFT:
+            return self.fields
+        return self.readonly_fields
+
+    def render_change_form(
+        self, request: HttpRequest, context: dict[str, Any], *args: Any, **kwargs: Any
+    ) -> Any:
+        context["cycle_states"] = CycleState.choices
+        return super().render_change_form(request, context, *args, **kwargs)
+
+    @display(description=_("Members"), ordering="members_n")
+    def members_count(self, obj: Cycle) -> int:
+        return obj.members_n
+
+    @display(description=_("Entitlements total"), ordering="entitlements_sum")
+    def entitlements_total(self, obj: Cycle) -> str:
+        return f"{obj.entitlements_sum:,.2f}"
+
+
+# --------------------------------------------------------------------------------------------
+# Entitlements and payments
+# --------------------------------------------------------------------------------------------
+
+
+@admin.register(Entitlement)
+class EntitlementAdmin(ModelAdmin):
+    list_display = (
+        "code",
+        "registrant",
+        "cycle",
+        "initial_amount",
+        "transfer_fee",
+        "state",
+        "valid_until",
+    )
+    list_filter = ("state", "program", "cycle")
+    list_select_related = ("registrant", "cycle")
+    search_fields = ("code", "registrant__name")
+    list_per_page = 50
+    actions = ("approve_selected",)
+    readonly_fields = (
+        "code",
+        "registrant",
+        "cycle",
+        "program",
+        "state",
+        "date_approved",
+        "approved_by",
+    )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # entitlements are prepared by the cycle's "Prepare Entitlement"
+
+    def has_approve_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.has_perm(P + "approve_entitlement")
+
+    @action(description=_("Approve"), permissions=["approve"])
+    def approve_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
+        ids = list(queryset.values_list("pk", flat=True))
+        notify_result(
+            self,
+            request,
+            lambda: entitlement_services.entitlement_approve_selected(
+                entitlement_ids=ids, actor=request.user
+            ),
+        )
+
+
+@admin.register(Payment)
+class PaymentAdmin(ModelAdmin):
+    list_display = (
+        "name",
+        "entitlement",
+        "cycle",
+        "batch",
+        "amount_issued",
+        "state",
+        "status",
+    )
+    list_filter = ("state", "status", "cycle")
+    list_select_related = ("entitlement", "cycle", "batch")
+    search_fields = ("name",)
+    list_per_page = 50
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # payments are prepared by the cycle's "Prepare Payments"
+
+
+@admin.register(PaymentBatch)
+class PaymentBatchAdmin(ModelAdmin):
+    list_display = (
+        "name",
+        "cycle",
+        "tag",
+        "batch_has_started",
+        "batch_has_completed",
+        "payments_count",
+    )
+    list_filter = ("batch_has_started", "batch_has_completed", "cycle")
+    list_select_related = ("cycle", "tag")
+    list_per_page = 50
+    actions = ("send_batches",)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).annotate(payments_n=count_of(Payment, "batch"))
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_send_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.has_perm(P + "send_payments")
+
+    @display(description=_("Payments"), ordering="payments_n")
+    def payments_count(self, obj: PaymentBatch) -> int:
+        return obj.payments_n
+
+    @action(description=_("Send"), permissions=["send"])
+    def send_batches(self, request: HttpRequest, queryset: QuerySet) -> None:
+        ids = list(queryset.values_list("pk", flat=True))
+        notify_result(
+            self,
+            request,
+            lambda: payment_services.payment_batches_send(batch_ids=ids, actor=request.user),
+        )
+
+
+@admin.register(PaymentBatchTag)
+class PaymentBatchTagAdmin(ModelAdmin):
+    list_display = ("name", "order", "max_batch_size")
+
+
+# --------------------------------------------------------------------------------------------
+# Funds
+# --------------------------------------------------------------------------------------------
+
+
+@admin.register(ProgramFund)
+class ProgramFundAdmin(WorkflowAdmin):
+    list_display = ("name", "program", "amount", "currency", "state", "date_posted")
+    list_filter = ("state", "program")
+    list_select_related = ("program",)
+    list_per_page = 50
+    fields = ("name", "program", "amount", "currency", "remarks", "date_posted", "state")
+    actions_detail = ("post_fund", "cancel_fund", "reset_fund")
+
+    post_fund = workflow(
+        _("Post"),
+        states=(FundState.DRAFT,),
+        perms=[P + "post_fund"],
+        run=lambda o, u: fund_services.fund_post(fund=o, actor=u),
+        icon="publish",
+        variant=ActionVariant.SUCCESS,
+        url_path="post",
+    )
+    cancel_fund = workflow(
+        _("Cancel"),
+        states=(FundState.DRAFT,),
+        perms=[P + "post_fund"],
+        run=lambda o, u: fund_services.fund_cancel(fund=o, actor=u),
+        icon="cancel",
+        variant=ActionVariant.DANGER,
+        url_path="cancel",
+    )
+    reset_fund = workflow(
+        _("Reset to draft"),
+        states=(FundState.CANCELLED,),
+        perms=[P + "post_fund"],
+        run=lambda o, u: fund_services.fund_reset_draft(fund=o, actor=u),
+        icon="undo",
+        url_path="reset-draft",
+    )
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        if obj is None:
+            return ("name", "date_posted", "state")
+        return self.fields
+
+    def save_model(self, request: HttpRequest, obj: ProgramFund, form: Any, change: bool) -> None:
+        created = fund_services.fund_create(
+            program=obj.program, amount=obj.amount, actor=request.user, remarks=obj.remarks
+        )
+        obj.__dict__.update(created.__dict__)
+
+
+# --------------------------------------------------------------------------------------------
+# Duplicates
+# --------------------------------------------------------------------------------------------
+
+
+class DuplicateGroupMemberInline(TabularInline):
+    model = DuplicateGroupMember
+    fields = ("membership",)
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).select_related("membership__registrant")
+
+
+@admin.register(DuplicateGroup)
+class DuplicateGroupAdmin(ModelAdmin):
+    list_display = ("reason", "program", "state", "members_count", "create_date")
+    list_filter = ("state", "program")
+    list_select_related = ("program",)
+    list_per_page = 50
+    fields = ("program", "reason", "state", "comment", "create_date")
+    readonly_fields = ("program", "reason", "state", "create_date")
+    inlines = (DuplicateGroupMemberInline,)
+    actions = ("mark_not_duplicate",)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(members_n=count_of(DuplicateGroupMember, "duplicate_group"))
+        )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_clear_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.has_perm(P + "change_duplicategroup") and request.user.has_perm(
+            P + "change_programmembership"
+        )
+
+    @display(description=_("Members"), ordering="members_n")
+    def members_count(self, obj: DuplicateGroup) -> int:
+        return obj.members_n
+
+    @action(description=_("Not duplicate"), permissions=["clear"])
+    def mark_not_duplicate(self, request: HttpRequest, queryset: QuerySet) -> None:
+        reset = 0
+        for group in queryset.order_by("pk"):
+            try:
+                reset += program_services.duplicate_clear(duplicate_group=group, actor=request.user)
+            except (ValidationError, PermissionDenied) as exc:
+                text = " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
+                self.message_user(request, f"{group}: {text}", messages.ERROR)
+        self.message_user(
+            request,
+            gettext("%(n)d membership(s) reset to draft.") % {"n": reset},
+            messages.SUCCESS,
+        )
