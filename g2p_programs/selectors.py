@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db.models import Count, Prefetch, QuerySet
+from django.utils.translation import gettext as _
 
-from g2p_programs.choices import MembershipState
-from g2p_programs.models import DuplicateGroup, Program, ProgramMembership
+from g2p_programs.choices import ManagerKind, MembershipState
+from g2p_programs.models import DuplicateGroup, ManagerAssignment, Program, ProgramMembership
 
 
 def program_list(*, state: str | None = None, active: bool | None = True) -> QuerySet[Program]:
@@ -48,3 +50,31 @@ def duplicates_list(*, program: Program, state: str | None = None) -> QuerySet[D
             queryset=ProgramMembership.objects.select_related("registrant").order_by("pk"),
         )
     )
+
+
+MISSING_MANAGER_MESSAGES = {
+    ManagerKind.PROGRAM: "No Program Manager defined.",
+    ManagerKind.CYCLE: "No Cycle Manager defined.",
+    ManagerKind.ENTITLEMENT: "No Entitlement Manager defined.",
+    ManagerKind.PAYMENT: "No Payment Manager defined.",
+}
+
+
+def active_manager(*, program: Program, kind: ManagerKind) -> Any:
+    """The program's active manager of a single-manager kind, bound to its config, or ``None``.
+
+    One query.
+    """
+    assignment = ManagerAssignment.objects.filter(program=program, kind=kind, active=True).first()
+    if assignment is None:
+        return None
+    assignment.program = program
+    return assignment.instance()
+
+
+def required_manager(*, program: Program, kind: ManagerKind) -> Any:
+    """:func:`active_manager`, or ``ValidationError`` with upstream's "No … Manager defined."."""
+    manager = active_manager(program=program, kind=kind)
+    if manager is None:
+        raise ValidationError(_(MISSING_MANAGER_MESSAGES[kind]))
+    return manager

@@ -17,29 +17,14 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from g2p_programs.choices import CycleState, EntitlementState, ManagerKind, MembershipState
-from g2p_programs.models import Cycle, Entitlement, ManagerAssignment, Program
+from g2p_programs.models import Cycle, Entitlement, Program
 from g2p_programs.program_managers.notification import notify
 from g2p_programs.queries import cycles as queries
 from g2p_programs.results import Notification
+from g2p_programs.selectors import required_manager
 from g2p_registry_base.services import Actor, require_perm
 
 PERM = "g2p_programs"
-
-
-def active_manager(*, program: Program, kind: ManagerKind) -> Any:
-    """The program's active manager of a single-manager kind, bound to its config, or ``None``."""
-    assignment = (
-        ManagerAssignment.objects.filter(program=program, kind=kind, active=True)
-        .select_related("program")
-        .first()
-    )
-    return assignment.instance() if assignment else None
-
-
-def _require(manager: Any, message: str) -> Any:
-    if manager is None:
-        raise ValidationError(message)
-    return manager
 
 
 def _locked_cycle(cycle: Cycle) -> Cycle:
@@ -78,13 +63,8 @@ def program_create_new_cycle(*, program: Program, actor: Actor) -> tuple[Cycle, 
             raise ValidationError(
                 _("No enrolled registrants. Enroll registrants to program to create new cycle.")
             )
-        cycle_manager = _require(
-            active_manager(program=program, kind=ManagerKind.CYCLE), _("No Cycle Manager defined.")
-        )
-        _require(
-            active_manager(program=program, kind=ManagerKind.PROGRAM),
-            _("No Program Manager defined."),
-        )
+        cycle_manager = required_manager(program=program, kind=ManagerKind.CYCLE)
+        required_manager(program=program, kind=ManagerKind.PROGRAM)
         last = program.cycles.order_by("-sequence").first()
         if last is None:
             sequence, start = 1, timezone.localdate()
@@ -182,13 +162,8 @@ def cycle_approve(*, cycle: Cycle, actor: Actor) -> Notification:
         if locked.state != CycleState.TO_APPROVE:
             raise ValidationError(_("Only 'to approve' cycles can be approved."))
         program = locked.program
-        cycle_manager = _require(
-            active_manager(program=program, kind=ManagerKind.CYCLE), _("No Cycle Manager defined.")
-        )
-        entitlement_manager = _require(
-            active_manager(program=program, kind=ManagerKind.ENTITLEMENT),
-            _("No Entitlement Manager defined."),
-        )
+        cycle_manager = required_manager(program=program, kind=ManagerKind.CYCLE)
+        entitlement_manager = required_manager(program=program, kind=ManagerKind.ENTITLEMENT)
         if actor is not None and not cycle_manager.may_approve(actor):
             raise ValidationError(_("You are not allowed to approve this cycle!"))
         if (

@@ -39,10 +39,11 @@ from g2p_programs.choices import (
     EntitlementState,
     ManagerKind,
 )
-from g2p_programs.models import Cycle, Entitlement, ManagerAssignment, Program
+from g2p_programs.models import Cycle, Entitlement, Program
 from g2p_programs.program_managers.notification import notify
 from g2p_programs.queries.entitlements import ApprovalOutcome
 from g2p_programs.results import Notification
+from g2p_programs.selectors import required_manager
 from g2p_programs.services.funds import program_fund_balance
 from g2p_registry_base.services import Actor, require_perm
 
@@ -52,14 +53,7 @@ APPROVABLE = (EntitlementState.DRAFT, EntitlementState.PENDING_VALIDATION)
 
 def entitlement_manager(*, program: Program) -> Any:
     """The program's active entitlement manager, or ``ValidationError`` (upstream's message)."""
-    assignment = (
-        ManagerAssignment.objects.filter(program=program, kind=ManagerKind.ENTITLEMENT, active=True)
-        .select_related("program")
-        .first()
-    )
-    if assignment is None:
-        raise ValidationError(_("No Entitlement Manager defined."))
-    return assignment.instance()
+    return required_manager(program=program, kind=ManagerKind.ENTITLEMENT)
 
 
 def _locked_cycle(cycle: Cycle) -> Cycle:

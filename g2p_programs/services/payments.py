@@ -22,9 +22,10 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from g2p_programs.choices import CycleState, EntitlementState, ManagerKind, PaymentState
-from g2p_programs.models import Cycle, ManagerAssignment, Payment, PaymentBatch, Program
+from g2p_programs.models import Cycle, Payment, PaymentBatch, Program
 from g2p_programs.program_managers.notification import notify
 from g2p_programs.results import Notification
+from g2p_programs.selectors import required_manager
 from g2p_registry_base.services import Actor, require_perm
 
 PERM = "g2p_programs"
@@ -32,14 +33,7 @@ PERM = "g2p_programs"
 
 def payment_manager(*, program: Program) -> Any:
     """The program's active payment manager, or ``ValidationError`` (upstream's message)."""
-    assignment = (
-        ManagerAssignment.objects.filter(program=program, kind=ManagerKind.PAYMENT, active=True)
-        .select_related("program")
-        .first()
-    )
-    if assignment is None:
-        raise ValidationError(_("No Payment Manager defined."))
-    return assignment.instance()
+    return required_manager(program=program, kind=ManagerKind.PAYMENT)
 
 
 def _locked_approved_cycle(cycle: Cycle, message: str) -> Cycle:

@@ -37,6 +37,7 @@ from g2p_programs.program_managers.program import STATES_KEPT_BY_ENROLMENT, Prog
 from g2p_programs.queries import programs as queries
 from g2p_programs.registry import registry
 from g2p_programs.results import Notification
+from g2p_programs.selectors import required_manager
 from g2p_registry_base.models import Registrant
 from g2p_registry_base.services import Actor, require_perm, validation_error_from_db
 
@@ -63,15 +64,7 @@ def _locked(program: Program) -> Program:
 
 
 def _program_manager(program: Program) -> ProgramManager:
-    assignment = ManagerAssignment.objects.filter(
-        program=program, kind=ManagerKind.PROGRAM, active=True
-    ).first()
-    if assignment is None:
-        raise ValidationError(_("No Program Manager defined."))
-    cls = assignment.manager_class
-    return cls(
-        program=program, config=cls.validate_config(assignment.config), assignment=assignment
-    )
+    return required_manager(program=program, kind=ManagerKind.PROGRAM)  # type: ignore[no-any-return]
 
 
 # --- programs ----------------------------------------------------------------------------------
