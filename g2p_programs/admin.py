@@ -46,8 +46,10 @@ from g2p_programs import selectors
 from g2p_programs.choices import (
     CycleMembershipState,
     CycleState,
+    EntitlementState,
     FundState,
     MembershipState,
+    PaymentState,
     ProgramState,
 )
 from g2p_programs.forms import ManagerAssignmentAddForm, ManagerAssignmentForm
@@ -114,12 +116,14 @@ def workflow(
     icon: str | None = None,
     variant: ActionVariant = ActionVariant.DEFAULT,
     url_path: str,
+    show_if: Callable[[Any], bool] | None = None,
 ) -> Any:
     """A detail button that calls ``run(obj, user)`` (a service) on POST.
 
     ``states``: the record states in which the button is shown (None = always); ``perms``: the
     Django permissions the service requires (the button is hidden and its URL answers 403
-    without them).
+    without them); ``show_if(obj)``: a further condition (one query at most), as upstream's
+    view attributes. Hiding is a convenience: the service still refuses what does not apply.
     """
 
     @action(
@@ -134,6 +138,7 @@ def workflow(
 
     method.__name__ = url_path.replace("-", "_")
     method.workflow_states = None if states is None else frozenset(states)  # type: ignore[attr-defined]
+    method.workflow_show_if = show_if  # type: ignore[attr-defined]
     return method
 
 
@@ -154,10 +159,17 @@ class WorkflowAdmin(ModelAdmin):
             self.model.objects.filter(pk=object_id).values_list(self.state_field, flat=True).first()
         )
         shown = []
+        obj = None
         for act in actions:
             states = getattr(act.method, "workflow_states", None)
-            if states is None or state in states:
-                shown.append(act)
+            if states is not None and state not in states:
+                continue
+            show_if = getattr(act.method, "workflow_show_if", None)
+            if show_if is not None:
+                obj = obj or self.model.objects.get(pk=object_id)
+                if not show_if(obj):
+                    continue
+            shown.append(act)
         return shown
 
     def run_workflow(
@@ -568,6 +580,7 @@ class CycleAdmin(WorkflowAdmin):
         run=lambda o, u: cycle_services.cycle_to_approve(cycle=o, actor=u),
         icon="send",
         url_path="to-approve",
+        show_if=lambda cycle: cycle.entitlements.exists(),
     )
     approve = workflow(
         _("Approve"),
@@ -593,6 +606,13 @@ class CycleAdmin(WorkflowAdmin):
         run=lambda o, u: entitlement_services.entitlements_approve(cycle=o, actor=u),
         icon="verified",
         url_path="approve-entitlements",
+        # Upstream hides it under auto-approval and once every entitlement is approved.
+        show_if=lambda cycle: (
+            not cycle.auto_approve_entitlements
+            and cycle.entitlements.filter(
+                state__in=[EntitlementState.DRAFT, EntitlementState.PENDING_VALIDATION]
+            ).exists()
+        ),
     )
     prepare_payments = workflow(
         _("Prepare Payments"),
@@ -609,6 +629,7 @@ class CycleAdmin(WorkflowAdmin):
         run=lambda o, u: payment_services.payments_send(cycle=o, actor=u),
         icon="send_money",
         url_path="send-payments",
+        show_if=lambda cycle: cycle.payments.filter(state=PaymentState.ISSUED).exists(),
     )
     mark_distributed = workflow(
         _("Mark Distributed"),

@@ -37,6 +37,7 @@ from g2p_programs.models import (
     DuplicateGroupMember,
     Entitlement,
     ManagerAssignment,
+    Payment,
     PaymentBatchTag,
     Program,
     ProgramFund,
@@ -303,6 +304,13 @@ CYCLE_BUTTONS = {
     CycleState.CANCELLED: set(),
 }
 ALL_CYCLE_BUTTONS = set().union(*CYCLE_BUTTONS.values())
+# Shown only when there is something for them to work on (upstream's view conditions).
+CONDITIONAL_BUTTONS = {"to_approve", "approve_entitlements", "send_payments"}
+
+
+def _shown_buttons(client, cycle) -> set[str]:  # type: ignore[no-untyped-def]
+    html = client.get(url("cycle_change", cycle.pk)).content.decode()
+    return {b for b in ALL_CYCLE_BUTTONS if url(f"cycle_{b}", cycle.pk) in html}
 
 
 @pytest.mark.parametrize("state", list(CYCLE_BUTTONS))
@@ -313,7 +321,8 @@ def test_cycle_buttons_shown_only_in_their_states(client, admin_user, state):
     html = client.get(url("cycle_change", cycle.pk)).content.decode()
 
     shown = {b for b in ALL_CYCLE_BUTTONS if url(f"cycle_{b}", cycle.pk) in html}
-    assert shown == CYCLE_BUTTONS[state]
+    # An empty cycle: nothing to submit, approve or send.
+    assert shown == CYCLE_BUTTONS[state] - CONDITIONAL_BUTTONS
     assert f'data-state="{state}" class' in html
     assert 'aria-current="step">' in html
 
@@ -866,3 +875,30 @@ def test_sidebar_lists_the_programs_menu(client, admin_user):
         "paymentbatchtag",
     ):
         assert url(f"{model}_changelist") in html
+
+
+def test_conditional_cycle_buttons_follow_the_cycle_content(client, admin_user):
+    program = full_program()
+    people = enrol(program, 2)
+    cycle = CycleFactory(program=program, state=CycleState.DRAFT)
+    client.force_login(admin_user)
+    entitlement = Entitlement.objects.create(
+        registrant=people[0],
+        cycle=cycle,
+        program=program,
+        initial_amount=Decimal("10.00"),
+    )
+    assert "to_approve" in _shown_buttons(client, cycle)
+
+    Cycle.objects.filter(pk=cycle.pk).update(state=CycleState.APPROVED)
+    assert {"approve_entitlements", "send_payments"} & _shown_buttons(client, cycle) == {
+        "approve_entitlements"
+    }
+    Cycle.objects.filter(pk=cycle.pk).update(auto_approve_entitlements=True)
+    assert "approve_entitlements" not in _shown_buttons(client, cycle)
+
+    Entitlement.objects.filter(pk=entitlement.pk).update(state="approved")
+    Payment.objects.create(entitlement=entitlement, cycle=cycle, amount_issued=Decimal("10.00"))
+    assert "send_payments" in _shown_buttons(client, cycle)
+    Payment.objects.filter(cycle=cycle).update(state="sent")
+    assert "send_payments" not in _shown_buttons(client, cycle)
