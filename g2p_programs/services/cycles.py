@@ -27,8 +27,12 @@ from g2p_registry_base.services import Actor, require_perm
 PERM = "g2p_programs"
 
 
-def _locked_cycle(cycle: Cycle) -> Cycle:
-    locked = Cycle.objects.select_for_update().select_related("program").get(pk=cycle.pk)
+def lock_cycle(cycle: Cycle, *, with_program: bool = True) -> Cycle:
+    """The cycle (and its program unless ``with_program`` is false) row-locked in one
+    ``SELECT … FOR UPDATE``; refused with "Operation in progress: …" while a job holds either."""
+    qs = Cycle.objects.select_related("program")
+    qs = qs.select_for_update() if with_program else qs.select_for_update(of=("self",))
+    locked = qs.get(pk=cycle.pk)
     for holder in (locked.program, locked):
         if holder.locked:
             raise ValidationError(_("Operation in progress: %s") % holder.locked_reason)
@@ -95,7 +99,7 @@ def cycle_copy_beneficiaries(*, cycle: Cycle, actor: Actor) -> Notification:
     """Add the program's enrolled beneficiaries missing from a draft cycle (idempotent)."""
     require_perm(actor, f"{PERM}.change_cycle")
     with transaction.atomic():
-        locked = _locked_cycle(cycle)
+        locked = lock_cycle(cycle)
         _ensure_draft(locked)
         added = queries.insert_cycle_members_from_program(
             cycle_id=locked.pk, program_id=locked.program_id
@@ -118,7 +122,7 @@ def cycle_to_approve(*, cycle: Cycle, actor: Actor) -> Notification:
     """
     require_perm(actor, f"{PERM}.change_cycle")
     with transaction.atomic():
-        locked = _locked_cycle(cycle)
+        locked = lock_cycle(cycle)
         if locked.state != CycleState.DRAFT:
             raise ValidationError(_("Ony 'draft' cycles can be set for approval."))
         if not locked.entitlements.exists():
@@ -140,7 +144,7 @@ def cycle_reset_draft(*, cycle: Cycle, actor: Actor) -> Notification:
     """Send a cycle awaiting approval back to draft (its entitlements stay pending, as upstream)."""
     require_perm(actor, f"{PERM}.change_cycle")
     with transaction.atomic():
-        locked = _locked_cycle(cycle)
+        locked = lock_cycle(cycle)
         if locked.state != CycleState.TO_APPROVE:
             raise ValidationError(_("Ony 'to approve' cycles can be reset to draft."))
         locked.state = CycleState.DRAFT
@@ -158,7 +162,7 @@ def cycle_approve(*, cycle: Cycle, actor: Actor) -> Notification:
     """
     require_perm(actor, f"{PERM}.approve_cycle")
     with transaction.atomic():
-        locked = _locked_cycle(cycle)
+        locked = lock_cycle(cycle)
         if locked.state != CycleState.TO_APPROVE:
             raise ValidationError(_("Only 'to approve' cycles can be approved."))
         program = locked.program
@@ -202,7 +206,7 @@ def cycle_check_eligibility(*, cycle: Cycle, actor: Actor) -> Notification:
 
     require_perm(actor, f"{PERM}.change_cyclemembership")
     with transaction.atomic():
-        locked = _locked_cycle(cycle)
+        locked = lock_cycle(cycle)
         _ensure_draft(locked)
         checked = locked.memberships.filter(
             state__in=[
@@ -273,7 +277,7 @@ def _mark(
 ) -> Notification:
     require_perm(actor, f"{PERM}.change_cycle")
     with transaction.atomic():
-        locked = _locked_cycle(cycle)
+        locked = lock_cycle(cycle)
         if locked.state not in allowed_from:
             raise ValidationError(message)
         locked.state = to
@@ -312,7 +316,7 @@ def cycle_mark_cancelled(*, cycle: Cycle, actor: Actor) -> Notification:
     """draft / to_approve / approved -> cancelled, with the cycle's open entitlements."""
     require_perm(actor, f"{PERM}.change_cycle")
     with transaction.atomic():
-        locked = _locked_cycle(cycle)
+        locked = lock_cycle(cycle)
         if locked.state not in (CycleState.DRAFT, CycleState.TO_APPROVE, CycleState.APPROVED):
             raise ValidationError(_("Only draft, to approve or approved cycles can be cancelled."))
         cancelled = Entitlement.objects.filter(
@@ -337,7 +341,7 @@ def cycle_delete(*, cycle: Cycle, actor: Actor) -> None:
     """Delete a draft cycle that has neither entitlements nor beneficiaries (upstream's rules)."""
     require_perm(actor, f"{PERM}.delete_cycle")
     with transaction.atomic():
-        locked = _locked_cycle(cycle)
+        locked = lock_cycle(cycle)
         if locked.state != CycleState.DRAFT:
             raise ValidationError(_("Once a cycle has been approved, it cannot be deleted."))
         if locked.entitlements.filter(state=EntitlementState.APPROVED).exists():

@@ -44,6 +44,7 @@ from g2p_programs.program_managers.notification import notify
 from g2p_programs.queries.entitlements import ApprovalOutcome
 from g2p_programs.results import Notification
 from g2p_programs.selectors import required_manager
+from g2p_programs.services.cycles import lock_cycle
 from g2p_programs.services.funds import program_fund_balance
 from g2p_registry_base.services import Actor, require_perm
 
@@ -54,15 +55,6 @@ APPROVABLE = (EntitlementState.DRAFT, EntitlementState.PENDING_VALIDATION)
 def entitlement_manager(*, program: Program) -> Any:
     """The program's active entitlement manager, or ``ValidationError`` (upstream's message)."""
     return required_manager(program=program, kind=ManagerKind.ENTITLEMENT)
-
-
-def _locked_cycle(cycle: Cycle) -> Cycle:
-    """The cycle and its program, both row-locked (one ``SELECT … FOR UPDATE``)."""
-    locked = Cycle.objects.select_for_update().select_related("program").get(pk=cycle.pk)
-    for holder in (locked.program, locked):
-        if holder.locked:
-            raise ValidationError(_("Operation in progress: %s") % holder.locked_reason)
-    return locked
 
 
 def _actor_id(actor: Actor) -> int | None:
@@ -89,7 +81,7 @@ def entitlements_prepare(*, cycle: Cycle, actor: Actor) -> Notification:
     """
     require_perm(actor, f"{PERM}.prepare_entitlements")
     with transaction.atomic():
-        locked = _locked_cycle(cycle)
+        locked = lock_cycle(cycle)
         if locked.state != CycleState.DRAFT:
             raise ValidationError(_("The Cycle is not in draft mode"))
         manager = entitlement_manager(program=locked.program)
@@ -129,7 +121,7 @@ def entitlements_set_pending(*, cycle: Cycle, actor: Actor) -> int:
     """draft -> pending_validation for the cycle's entitlements (upstream's "To Approve" step)."""
     require_perm(actor, f"{PERM}.change_entitlement")
     with transaction.atomic():
-        locked = _locked_cycle(cycle)
+        locked = lock_cycle(cycle)
         return int(entitlement_manager(program=locked.program).set_pending_validation(locked))
 
 
@@ -173,7 +165,7 @@ def entitlements_approve(*, cycle: Cycle, actor: Actor) -> Notification:
     """
     require_perm(actor, f"{PERM}.approve_entitlement")
     with transaction.atomic():
-        locked = _locked_cycle(cycle)
+        locked = lock_cycle(cycle)
         if locked.state != CycleState.APPROVED:
             raise ValidationError(_("Entitlements can only be approved in an approved cycle."))
         _check_separation(
@@ -259,7 +251,7 @@ def entitlements_cancel(*, cycle: Cycle, actor: Actor) -> Notification:
     """draft / pending / approved -> cancelled for the cycle (their amounts return to the fund)."""
     require_perm(actor, f"{PERM}.change_entitlement")
     with transaction.atomic():
-        locked = _locked_cycle(cycle)
+        locked = lock_cycle(cycle)
         cancelled = entitlement_manager(program=locked.program).cancel(locked)
     return Notification(
         title=_("Entitlement"),

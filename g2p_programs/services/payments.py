@@ -26,6 +26,7 @@ from g2p_programs.models import Cycle, Payment, PaymentBatch, Program
 from g2p_programs.program_managers.notification import notify
 from g2p_programs.results import Notification
 from g2p_programs.selectors import required_manager
+from g2p_programs.services.cycles import lock_cycle
 from g2p_registry_base.services import Actor, require_perm
 
 PERM = "g2p_programs"
@@ -37,12 +38,7 @@ def payment_manager(*, program: Program) -> Any:
 
 
 def _locked_approved_cycle(cycle: Cycle, message: str) -> Cycle:
-    locked = (
-        Cycle.objects.select_for_update(of=("self",)).select_related("program").get(pk=cycle.pk)
-    )
-    for holder in (locked.program, locked):
-        if holder.locked:
-            raise ValidationError(_("Operation in progress: %s") % holder.locked_reason)
+    locked = lock_cycle(cycle, with_program=False)
     if locked.state != CycleState.APPROVED:
         raise ValidationError(message)
     return locked
