@@ -70,10 +70,22 @@ UNFOLD = {
                         "permission": _perm("g2p_programs.view_program"),
                     },
                     {
+                        "title": _("Beneficiaries"),
+                        "icon": "how_to_reg",
+                        "link": reverse_lazy("admin:g2p_programs_programmembership_changelist"),
+                        "permission": _perm("g2p_programs.view_programmembership"),
+                    },
+                    {
                         "title": _("Cycles"),
                         "icon": "event_repeat",
                         "link": reverse_lazy("admin:g2p_programs_cycle_changelist"),
                         "permission": _perm("g2p_programs.view_cycle"),
+                    },
+                    {
+                        "title": _("Cycle beneficiaries"),
+                        "icon": "group",
+                        "link": reverse_lazy("admin:g2p_programs_cyclemembership_changelist"),
+                        "permission": _perm("g2p_programs.view_cyclemembership"),
                     },
                     {
                         "title": _("Entitlements"),

@@ -131,6 +131,7 @@ def test_program_form_shows_counts_per_state_and_balance(client, admin_user):
 
     html = response.content.decode()
     assert response.status_code == 200
+    beneficiaries = url("programmembership_changelist")
     for state, n in {
         "enrolled": 3,
         "draft": 2,
@@ -140,7 +141,14 @@ def test_program_form_shows_counts_per_state_and_balance(client, admin_user):
         "exited": 0,
         "total": 6,
     }.items():
-        assert f'data-state="{state}">{n}</td>' in html
+        # each count links to the beneficiaries list filtered by the program (and the state)
+        query = f"?program__id__exact={program.pk}"
+        if state != "total":
+            query += f"&amp;state__exact={state}"
+        assert (
+            f'data-state="{state}"><a class="text-primary-600" href="{beneficiaries}{query}">{n}</a></td>'
+            in html
+        )
     assert "KES 1,500.00" in html
     assert "lock-banner" not in html
     # the managers are listed with links to their configuration forms
@@ -296,6 +304,7 @@ CYCLE_BUTTONS = {
         "approve_entitlements",
         "prepare_payments",
         "send_payments",
+        "print_summary",
         "mark_distributed",
         "cancel",
     },
