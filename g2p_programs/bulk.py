@@ -59,6 +59,7 @@ class Operation:
     key: str
     lock_reason: str
     done_message: str
+    holder: str = "cycle"
 
 
 ENROL = Operation(
@@ -71,6 +72,119 @@ PREPARE_ENTITLEMENTS = Operation(
     lock_reason="Prepare entitlement for beneficiaries.",
     done_message="Entitlement Ready.",
 )
+# The operations below run through the generic ``operation_run`` task with a :class:`Plan`
+# registered by the service that starts them (upstream's lock reasons and done messages).
+DEDUPLICATE = Operation(
+    key="g2p.deduplicate",
+    lock_reason="Deduplication of beneficiaries",
+    done_message="Deduplication finished.",
+    holder="program",
+)
+COPY_BENEFICIARIES = Operation(
+    key="g2p.cycle_copy_beneficiaries",
+    lock_reason="Importing beneficiaries.",
+    done_message="Beneficiary import finished.",
+)
+CHECK_ELIGIBILITY = Operation(
+    key="g2p.cycle_check_eligibility",
+    lock_reason="Eligibility check of beneficiaries",
+    done_message="Eligibility check finished.",
+)
+SET_PENDING = Operation(
+    key="g2p.entitlements_set_pending",
+    lock_reason="Set entitlements to pending validation for cycle.",
+    done_message="Entitlements Set to Pending Validation.",
+)
+APPROVE_ENTITLEMENTS = Operation(
+    key="g2p.entitlements_approve",
+    lock_reason="Validate and approve entitlements for cycle.",
+    done_message="Entitlements Validated and Approved.",
+)
+CANCEL_ENTITLEMENTS = Operation(
+    key="g2p.entitlements_cancel",
+    lock_reason="Cancel entitlements for cycle.",
+    done_message="Entitlements Cancelled.",
+)
+CANCEL_CYCLE = Operation(
+    key="g2p.cycle_cancel",
+    lock_reason="Cancel entitlements for cycle.",
+    done_message="Cycle cancelled.",
+)
+PREPARE_PAYMENTS = Operation(
+    key="g2p.payments_prepare",
+    lock_reason="Prepare payments for entitlements in cycle.",
+    done_message="Prepared payments.",
+)
+SEND_PAYMENTS = Operation(
+    key="g2p.payments_send",
+    lock_reason="Send payments for batches in cycle.",
+    done_message="Send payments completed.",
+)
+
+OPERATIONS: dict[str, Operation] = {
+    op.key: op
+    for op in (
+        ENROL,
+        PREPARE_ENTITLEMENTS,
+        DEDUPLICATE,
+        COPY_BENEFICIARIES,
+        CHECK_ELIGIBILITY,
+        SET_PENDING,
+        APPROVE_ENTITLEMENTS,
+        CANCEL_ENTITLEMENTS,
+        CANCEL_CYCLE,
+        PREPARE_PAYMENTS,
+        SEND_PAYMENTS,
+    )
+}
+
+
+@dataclass
+class Plan:
+    """What one run of an operation does, built by the operation's planner for its holder.
+
+    - ``rows()``: the rows concerned (a queryset, re-evaluated per chunk, keyset by ``pk``);
+    - ``chunk((after, upto))``: writes the rows ``after < id <= upto`` set-based and
+      idempotently; returning ``False`` stops the run after this chunk (e.g. the fund ran
+      short), anything else goes on;
+    - ``finish(progress)``: runs in the final transaction with the unlock; may return the
+      outcome message recorded on the progress (default: the operation's done message);
+    - ``single_chunk``: the work cannot be split by id (deduplication compares every row with
+      every other), so it runs as ONE statement over all rows, in the job, under the lock.
+    """
+
+    rows: Callable[[], QuerySet[Any]]
+    chunk: Callable[[tuple[int, int]], bool | None]
+    finish: Callable[[JobProgress], str | None] | None = None
+    single_chunk: bool = False
+
+
+Planner = Callable[..., Plan]
+_PLANNERS: dict[str, Planner] = {}
+
+
+def planner(operation: Operation) -> Callable[[Planner], Planner]:
+    """Register ``fn(holder, **params) -> Plan`` as the plan of ``operation`` (import time)."""
+
+    def register(fn: Planner) -> Planner:
+        if operation.key in _PLANNERS:
+            raise RuntimeError(f"a planner for {operation.key} is already registered")
+        _PLANNERS[operation.key] = fn
+        return fn
+
+    return register
+
+
+def plan_for(operation: Operation, holder: Model, params: dict[str, Any]) -> Plan:
+    """The plan of ``operation`` for ``holder``; the services modules register them."""
+    from g2p_programs.services import (  # noqa: F401 - their planners register on import
+        cycles,
+        entitlements,
+        payments,
+        programs,
+    )
+
+    return _PLANNERS[operation.key](holder, **params)
 
 
 class OperationBusy(Exception):
@@ -133,6 +247,32 @@ def start(
     return progress
 
 
+def start_operation(
+    *,
+    operation: Operation,
+    holder: Model,
+    total: int,
+    actor_id: int | None,
+    params: dict[str, Any] | None = None,
+) -> JobProgress:
+    """:func:`start` for an operation with a registered :class:`Plan`: defers the generic
+    ``operation_run`` task with ``params`` (JSON values) for the planner."""
+    from g2p_programs.jobs import operation_run
+
+    if operation.key not in OPERATIONS or operation.holder != holder._meta.model_name:
+        raise ValueError(f"{operation.key} does not run on a {holder._meta.model_name}")
+    return start(
+        operation=operation,
+        holder=holder,
+        total=total,
+        actor_id=actor_id,
+        task=operation_run,
+        operation_key=operation.key,
+        holder_id=holder.pk,
+        params=params or {},
+    )
+
+
 def _try_lock(key: str) -> bool:
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_try_advisory_xact_lock(hashtextextended(%s, 0))", [key])
@@ -157,15 +297,19 @@ def run(
     holder_model: type[Model],
     holder_id: int,
     rows: Callable[[], QuerySet[Any]],
-    chunk: Callable[[tuple[int, int]], None],
-    finish: Callable[[JobProgress], None] | None = None,
+    chunk: Callable[[tuple[int, int]], bool | None],
+    finish: Callable[[JobProgress], str | None] | None = None,
     final_attempt: bool = True,
+    single_chunk: bool = False,
 ) -> bool:
     """Process ``rows()`` (the rows concerned, a queryset) in keyset chunks with ``chunk``.
 
     ``chunk((after, upto))`` writes the rows ``after < id <= upto`` set-based and idempotently;
     it runs in a transaction that also advances the progress by the number of rows in the
-    range. ``finish(progress)`` runs in the final transaction with the unlock. Returns False
+    range; when it returns ``False`` no further chunk runs. ``finish(progress)`` runs in the
+    final transaction with the unlock and may return the outcome message (default: the
+    operation's done message). With ``single_chunk`` the rows are one range (0, max id], for
+    work that cannot be split. Returns False
     when there was nothing to do (already finished) or another delivery holds the lock.
     Failures propagate (procrastinate retries); on the last attempt the object is unlocked and
     the progress marked failed first.
@@ -191,24 +335,29 @@ def run(
             with transaction.atomic():
                 if not _try_lock(key):
                     raise OperationBusy(key)
-                upto, in_range = _next_chunk(rows(), after, size)
+                if single_chunk:
+                    agg = rows().aggregate(upto=Max("pk"), n=Count("pk"))
+                    upto, in_range = agg["upto"], int(agg["n"])
+                else:
+                    upto, in_range = _next_chunk(rows(), after, size)
                 if upto is None:
                     break
-                chunk((after, upto))
+                go_on = chunk((after, int(upto)))
                 job_progress_advance(job_id=progress_id, done=in_range)
-            after = upto
+            after = int(upto)
+            if go_on is False or single_chunk:
+                break
             if delay:
                 time.sleep(delay)
         with transaction.atomic():
             if not _try_lock(key):
                 raise OperationBusy(key)
             progress.refresh_from_db()
-            if finish is not None:
-                finish(progress)
+            message = finish(progress) if finish is not None else None
             holder_model._default_manager.filter(pk=holder_id).update(
                 locked=False, locked_reason=""
             )
-            job_progress_finish(job_id=progress_id, message=operation.done_message)
+            job_progress_finish(job_id=progress_id, message=message or operation.done_message)
         return True
     except OperationBusy:
         logger.info("%s is running in another delivery; this one leaves it the work", key)

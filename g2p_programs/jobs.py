@@ -141,6 +141,61 @@ def entitlements_prepare_execute(
     )
 
 
+@app.task(
+    name="g2p_programs.operation_run",
+    queue=QUEUE,
+    retry=PROGRAM_JOB_RETRY,
+    pass_context=True,
+)
+def operation_run(
+    context: JobContext,
+    progress_id: int,
+    operation_key: str,
+    holder_id: int,
+    params: dict[str, Any] | None = None,
+) -> None:
+    """Any operation of :data:`g2p_programs.bulk.OPERATIONS` with a registered plan (cycle
+    copy / eligibility / entitlement and payment steps, deduplication), chunk by chunk."""
+    operation_execute(
+        progress_id=progress_id,
+        operation_key=operation_key,
+        holder_id=holder_id,
+        params=params,
+        final_attempt=_final(context),
+    )
+
+
+def operation_execute(
+    *,
+    progress_id: int,
+    operation_key: str,
+    holder_id: int,
+    params: dict[str, Any] | None = None,
+    final_attempt: bool = True,
+) -> bool:
+    from g2p_programs import bulk
+    from g2p_programs.models import Cycle, Program
+
+    op = bulk.OPERATIONS[operation_key]
+    holder_model: Any = {"cycle": Cycle, "program": Program}[op.holder]
+    qs = holder_model.objects.all()
+    if holder_model is Cycle:
+        qs = qs.select_related("program")
+    holder = qs.get(pk=holder_id)
+    plan = bulk.plan_for(op, holder, dict(params or {}))
+    return bulk.run(
+        operation=op,
+        progress_id=progress_id,
+        holder_model=holder_model,
+        holder_id=holder_id,
+        rows=plan.rows,
+        chunk=plan.chunk,
+        finish=plan.finish,
+        final_attempt=final_attempt,
+        single_chunk=plan.single_chunk,
+    )
+
+
 def retry_stalled_jobs(*, seconds_since_heartbeat: float = 30) -> list[int]:
     """Put back to ``todo`` the program jobs still ``doing`` whose worker has sent no heartbeat
     for ``seconds_since_heartbeat`` (killed, machine lost) — procrastinate's stalled-job query.
@@ -159,3 +214,32 @@ def retry_stalled_jobs(*, seconds_since_heartbeat: float = 30) -> list[int]:
     for job_id in ids:
         app.job_manager.retry_job_by_id(job_id=job_id, retry_at=now)
     return ids
+
+
+MAINTENANCE_QUEUE = "maintenance"
+
+
+@app.periodic(cron="* * * * *", periodic_id="g2p_programs.retry_stalled_jobs")
+@app.task(
+    name="g2p_programs.retry_stalled_jobs",
+    queue=MAINTENANCE_QUEUE,
+    queueing_lock="g2p_programs.retry_stalled_jobs",
+)
+def retry_stalled_jobs_periodic(timestamp: int) -> None:
+    """Every minute: put back the program jobs of workers that stopped sending heartbeats
+    (procrastinate's workers send one every 10 s; 60 s of silence means the worker is gone)."""
+    retry_stalled_jobs(seconds_since_heartbeat=60)
+
+
+@app.periodic(cron="10 0 * * *", periodic_id="g2p_programs.entitlements_expire")
+@app.task(
+    name="g2p_programs.entitlements_expire",
+    queue=MAINTENANCE_QUEUE,
+    queueing_lock="g2p_programs.entitlements_expire",
+)
+def entitlements_expire_periodic(timestamp: int) -> None:
+    """Daily at 00:10: approved entitlements past their validity become expired (upstream's
+    daily garbage collection)."""
+    from g2p_programs.services.entitlements import entitlements_expire
+
+    entitlements_expire(today=timezone.localdate(), actor=None)

@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import ClassVar
 
 import pydantic
+from django.db.models import QuerySet
 
 from g2p_programs.choices import EntitlementState, ManagerKind
 from g2p_programs.models import Cycle, Entitlement
@@ -40,6 +41,9 @@ class EntitlementManager(BaseManager):
     - ``approve(program_id, balance, …)``: draft / pending -> approved for the candidates whose
       running total (id order) fits ``balance``; the caller holds the program lock.
     - ``cancel(cycle)``: draft / pending / approved -> cancelled; returns the count.
+
+    Each bulk method takes ``id_range=(after, upto)`` to work on one keyset chunk of entitlements
+    (``after < id <= upto``) for the background path.
     """
 
     kind = ManagerKind.ENTITLEMENT
@@ -48,10 +52,12 @@ class EntitlementManager(BaseManager):
     def prepare_entitlements(self, cycle: Cycle, *, id_range: tuple[int, int] | None = None) -> int:
         raise NotImplementedError
 
-    def set_pending_validation(self, cycle: Cycle) -> int:
-        return Entitlement.objects.filter(cycle=cycle, state=EntitlementState.DRAFT).update(
-            state=EntitlementState.PENDING_VALIDATION
-        )
+    def set_pending_validation(
+        self, cycle: Cycle, *, id_range: tuple[int, int] | None = None
+    ) -> int:
+        return _in_range(
+            Entitlement.objects.filter(cycle=cycle, state=EntitlementState.DRAFT), id_range
+        ).update(state=EntitlementState.PENDING_VALIDATION)
 
     def approve(
         self,
@@ -61,6 +67,7 @@ class EntitlementManager(BaseManager):
         date_approved: datetime.date,
         cycle_id: int | None = None,
         entitlement_ids: list[int] | None = None,
+        id_range: tuple[int, int] | None = None,
     ) -> ApprovalOutcome:
         return queries.approve_entitlements_within_balance(
             program_id=self.program.pk,
@@ -69,12 +76,20 @@ class EntitlementManager(BaseManager):
             date_approved=date_approved,
             cycle_id=cycle_id,
             entitlement_ids=entitlement_ids,
+            id_range=id_range,
         )
 
-    def cancel(self, cycle: Cycle) -> int:
-        return Entitlement.objects.filter(cycle=cycle, state__in=CANCELLABLE).update(
-            state=EntitlementState.CANCELLED, ern=""
-        )
+    def cancel(self, cycle: Cycle, *, id_range: tuple[int, int] | None = None) -> int:
+        return _in_range(
+            Entitlement.objects.filter(cycle=cycle, state__in=CANCELLABLE), id_range
+        ).update(state=EntitlementState.CANCELLED, ern="")
+
+
+def _in_range(qs: QuerySet[Entitlement], id_range: tuple[int, int] | None) -> QuerySet[Entitlement]:
+    """``qs`` limited to ``after < id <= upto`` (a job's keyset chunk); all when None."""
+    if id_range is None:
+        return qs
+    return qs.filter(pk__gt=id_range[0], pk__lte=id_range[1])
 
 
 class DefaultEntitlementConfig(ManagerConfig):

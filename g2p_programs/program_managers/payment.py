@@ -57,14 +57,41 @@ class PaymentManager(BaseManager):
       queries whatever the cycle size.
     - ``send_payments(cycle, batch_ids)`` -> ``(batches started, payments sent)``; sends the
       given batches (all of the cycle's when ``None``).
+
+    Both take ``id_range=(after, upto)`` for a background job's keyset chunk: of payable
+    entitlements for ``prepare_payments``, of :meth:`sendable_payments` for ``send_payments``.
     """
 
     kind = ManagerKind.PAYMENT
 
-    def prepare_payments(self, cycle: Cycle) -> tuple[int, int]:
+    def prepare_payments(
+        self, cycle: Cycle, *, id_range: tuple[int, int] | None = None
+    ) -> tuple[int, int]:
         raise NotImplementedError
 
-    def send_payments(self, cycle: Cycle, batch_ids: list[int] | None = None) -> tuple[int, int]:
+    def payable_entitlements(self, cycle: Cycle) -> Any:
+        """Approved entitlements of the cycle without a live payment (lazy)."""
+        return Entitlement.objects.filter(cycle=cycle, state=EntitlementState.APPROVED).filter(
+            ~live_payment_exists()
+        )
+
+    def sendable_payments(self, cycle: Cycle, batch_ids: list[int] | None = None) -> Any:
+        """The cycle's issued payments that have not failed, of ``batch_ids`` when given
+        (lazy): what :meth:`send_payments` sends."""
+        payments = Payment.objects.filter(cycle=cycle, state=PaymentState.ISSUED).exclude(
+            status=PaymentStatus.FAILED
+        )
+        if batch_ids is not None:
+            payments = payments.filter(batch_id__in=batch_ids)
+        return payments
+
+    def send_payments(
+        self,
+        cycle: Cycle,
+        batch_ids: list[int] | None = None,
+        *,
+        id_range: tuple[int, int] | None = None,
+    ) -> tuple[int, int]:
         raise NotImplementedError
 
 
@@ -128,40 +155,50 @@ class DefaultPaymentManager(PaymentManager):
             whens.append(When(condition or Q(pk__isnull=False), then=Value(tag.pk)))
         return Case(*whens, default=None, output_field=IntegerField())
 
-    def payable_entitlements(self, cycle: Cycle) -> Any:
-        """Approved entitlements of the cycle without a live payment (lazy)."""
-        return Entitlement.objects.filter(cycle=cycle, state=EntitlementState.APPROVED).filter(
-            ~live_payment_exists()
-        )
-
-    def prepare_payments(self, cycle: Cycle) -> tuple[int, int]:
+    def prepare_payments(
+        self, cycle: Cycle, *, id_range: tuple[int, int] | None = None
+    ) -> tuple[int, int]:
         """One ``INSERT … SELECT`` (see :func:`queries.insert_payments_and_batches`); with no
-        batch tags nothing is created, as upstream."""
+        batch tags nothing is created, as upstream. In a job's chunk (``id_range``) the open
+        batches left by the previous chunk are filled first."""
         tags = self.batch_tags()
         if not tags:
             return 0, 0
+        payable = self.payable_entitlements(cycle)
+        if id_range is not None:
+            payable = payable.filter(pk__gt=id_range[0], pk__lte=id_range[1])
         candidates = (
-            self.payable_entitlements(cycle)
-            .annotate(tag_id=self.tag_expression(tags))
+            payable.annotate(tag_id=self.tag_expression(tags))
             .order_by()
             .values("id", "registrant_id", "currency", "initial_amount", "transfer_fee", "tag_id")
         )
         return queries.insert_payments_and_batches(
-            cycle_id=cycle.pk, candidates=candidates, create_batch=self.config.create_batch
+            cycle_id=cycle.pk,
+            candidates=candidates,
+            create_batch=self.config.create_batch,
+            fill_open_batches=id_range is not None,
         )
 
-    def send_payments(self, cycle: Cycle, batch_ids: list[int] | None = None) -> tuple[int, int]:
+    def send_payments(
+        self,
+        cycle: Cycle,
+        batch_ids: list[int] | None = None,
+        *,
+        id_range: tuple[int, int] | None = None,
+    ) -> tuple[int, int]:
         """Mark the batches started and their issued payments sent (two ``UPDATE``s).
 
         Without ``batch_ids``: every batch of the cycle, plus the cycle's payments that are in
-        no batch (``create_batch`` off — upstream could never send those). Idempotent.
+        no batch (``create_batch`` off — upstream could never send those). With ``id_range``
+        only the payments of that chunk and the batches holding them. Idempotent.
         """
         batches = PaymentBatch.objects.filter(cycle=cycle)
-        payments = Payment.objects.filter(cycle=cycle, state=PaymentState.ISSUED)
+        payments = self.sendable_payments(cycle, batch_ids)
         if batch_ids is not None:
             batches = batches.filter(pk__in=batch_ids)
-            payments = payments.filter(batch_id__in=batch_ids)
-        payments = payments.exclude(status=PaymentStatus.FAILED)
+        if id_range is not None:
+            payments = payments.filter(pk__gt=id_range[0], pk__lte=id_range[1])
+            batches = batches.filter(pk__in=payments.values("batch_id"))
         started = batches.filter(batch_has_started=False).update(
             batch_has_started=True, stats_datetime=timezone.now()
         )

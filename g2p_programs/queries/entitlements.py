@@ -222,6 +222,7 @@ def approve_entitlements_within_balance(
     date_approved: datetime.date,
     cycle_id: int | None = None,
     entitlement_ids: Sequence[int] | None = None,
+    id_range: tuple[int, int] | None = None,
 ) -> ApprovalOutcome:
     """Approve, in id order, the draft / pending entitlements whose running total fits ``balance``.
 
@@ -233,7 +234,9 @@ def approve_entitlements_within_balance(
     statement reports the first unfunded entitlement and the balance left before it. The
     caller must hold the program row lock (``SELECT … FOR UPDATE``) so that ``balance`` stays
     true; the update re-checks the state, so a row changed meanwhile is skipped. Locks the
-    approved rows.
+    approved rows. ``id_range`` ``(after, upto)`` limits the candidates to
+    ``after < id <= upto`` (a keyset chunk of the background job, whose next chunk starts from a
+    balance recomputed after this one committed).
     """
     if (cycle_id is None) == (entitlement_ids is None):
         raise ValueError("pass exactly one of cycle_id and entitlement_ids")
@@ -248,6 +251,8 @@ def approve_entitlements_within_balance(
                    sum(e.initial_amount) OVER (ORDER BY e.id ROWS UNBOUNDED PRECEDING) AS running
               FROM {entitlement} e
              WHERE {where} AND e.program_id = %(program)s AND e.state = ANY(%(approvable)s)
+               AND (%(after)s::bigint IS NULL OR e.id > %(after)s::bigint)
+               AND (%(upto)s::bigint IS NULL OR e.id <= %(upto)s::bigint)
         ), approved AS (
             UPDATE {entitlement} e
                SET state = %(approved_state)s,
@@ -279,6 +284,8 @@ def approve_entitlements_within_balance(
             "today": date_approved,
             "user": approved_by_id,
             "balance": balance,
+            "after": id_range[0] if id_range else None,
+            "upto": id_range[1] if id_range else None,
         },
     )
     return ApprovalOutcome(

@@ -23,7 +23,11 @@ def _t(model: Any) -> sql.Identifier:
 
 
 def insert_payments_and_batches(
-    *, cycle_id: int, candidates: QuerySet[Any], create_batch: bool
+    *,
+    cycle_id: int,
+    candidates: QuerySet[Any],
+    create_batch: bool,
+    fill_open_batches: bool = False,
 ) -> tuple[int, int]:
     """``INSERT … SELECT`` payments (and their batches) for tagged candidate entitlements.
 
@@ -39,22 +43,36 @@ def insert_payments_and_batches(
     ``ON CONFLICT`` on the partial unique index ``payment_one_live_per_entitlement`` skips an
     entitlement that already has a live payment. The caller holds the cycle row lock. Locks
     the inserted rows. Returns ``(payments created, batches created)``.
+
+    With ``fill_open_batches`` (a background job's chunks after the first), each tag's newest
+    batch of the cycle that has not started and is not full is filled up first, so chunk
+    boundaries do not leave part-filled batches behind: numbering starts at its payment count
+    and batch 0 of the tag is that batch.
     """
     inner, params = candidates.query.sql_with_params()
     statement = sql.SQL(
         """
         WITH src AS ({inner}),
+        open_batch AS MATERIALIZED (
+            SELECT DISTINCT ON (b.tag_id) b.tag_id, b.id,
+                   (SELECT count(*) FROM {payment} p WHERE p.batch_id = b.id) AS filled
+              FROM {batch} b
+             WHERE b.cycle_id = %s AND NOT b.batch_has_started AND b.tag_id IS NOT NULL
+               AND %s AND %s
+             ORDER BY b.tag_id, b.id DESC
+        ),
         numbered AS (
             SELECT s.id, s.registrant_id, s.currency, s.initial_amount, s.transfer_fee,
-                   s.tag_id,
-                   (row_number() OVER (PARTITION BY s.tag_id ORDER BY s.id) - 1)
-                       / t.max_batch_size AS batch_no
+                   s.tag_id, o.id AS open_id,
+                   (row_number() OVER (PARTITION BY s.tag_id ORDER BY s.id) - 1
+                    + coalesce(o.filled, 0)) / t.max_batch_size AS batch_no
               FROM src s JOIN {tag} t ON t.id = s.tag_id
+              LEFT JOIN open_batch o ON o.tag_id = s.tag_id AND o.filled < t.max_batch_size
         ),
         keys AS MATERIALIZED (
             SELECT tag_id, batch_no, gen_random_uuid()::text AS name
-              FROM (SELECT DISTINCT tag_id, batch_no FROM numbered) d
-             WHERE %s
+              FROM (SELECT DISTINCT tag_id, batch_no, open_id FROM numbered) d
+             WHERE %s AND NOT (batch_no = 0 AND open_id IS NOT NULL)
         ),
         new_batches AS (
             INSERT INTO {batch}
@@ -68,7 +86,10 @@ def insert_payments_and_batches(
             INSERT INTO {payment}
                    (name, entitlement_id, cycle_id, batch_id, state, status, status_is_final,
                     account_number, currency, amount_issued, payment_fee, issuance_date)
-            SELECT gen_random_uuid()::text, n.id, %s, b.id, %s, '', false,
+            SELECT gen_random_uuid()::text, n.id, %s,
+                   CASE WHEN n.batch_no = 0 AND n.open_id IS NOT NULL THEN n.open_id
+                        ELSE b.id END,
+                   %s, '', false,
                    coalesce(acct.acc_number, ''), n.currency, n.initial_amount,
                    n.transfer_fee, now()
               FROM numbered n
@@ -96,6 +117,9 @@ def insert_payments_and_batches(
             statement.as_string(cursor.connection),
             [
                 *params,
+                cycle_id,
+                create_batch,
+                fill_open_batches,
                 create_batch,
                 cycle_id,
                 cycle_id,

@@ -3,7 +3,11 @@
 States move draft -> to_approve -> approved -> distributed -> ended, or to cancelled. Every
 transition locks the cycle row (``SELECT … FOR UPDATE``), checks the state on the locked row and
 the actor's permission, and either completes in one transaction or raises ``ValidationError``
-with upstream's message and changes nothing. Work over beneficiaries is one SQL statement.
+with upstream's message and changes nothing. Work over beneficiaries is one SQL statement;
+above :func:`g2p_programs.bulk.max_rows_inline` rows (upstream: 200) it runs as a background
+job in keyset chunks instead, the cycle locked with upstream's reason meanwhile. A transition
+whose work runs as a job (to approve, cancel) happens in the job's final transaction, so a
+cycle never shows a state its entitlements do not have yet.
 """
 
 from __future__ import annotations
@@ -16,8 +20,15 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from g2p_programs.choices import CycleState, EntitlementState, ManagerKind, MembershipState
-from g2p_programs.models import Cycle, Entitlement, Program
+from g2p_programs import bulk
+from g2p_programs.choices import (
+    CycleMembershipState,
+    CycleState,
+    EntitlementState,
+    ManagerKind,
+    MembershipState,
+)
+from g2p_programs.models import Cycle, CycleMembership, Entitlement, Program, ProgramMembership
 from g2p_programs.program_managers.notification import notify
 from g2p_programs.queries import cycles as queries
 from g2p_programs.results import Notification
@@ -51,12 +62,56 @@ def _sync(instance: Cycle, fresh: Cycle) -> Cycle:
     return instance
 
 
+def _actor_id(actor: Actor) -> int | None:
+    return getattr(actor, "pk", None)
+
+
+def _copy_candidates(cycle: Cycle) -> Any:
+    """The program's enrolled, enabled beneficiaries not yet in ``cycle`` (lazy)."""
+    return ProgramMembership.objects.filter(
+        program_id=cycle.program_id,
+        state=MembershipState.ENROLLED,
+        registrant__disabled__isnull=True,
+    ).exclude(registrant_id__in=CycleMembership.objects.filter(cycle=cycle).values("registrant_id"))
+
+
+@bulk.planner(bulk.COPY_BENEFICIARIES)
+def _plan_copy(cycle: Cycle) -> bulk.Plan:
+    def chunk(id_range: tuple[int, int]) -> None:
+        queries.insert_cycle_members_from_program(
+            cycle_id=cycle.pk, program_id=cycle.program_id, id_range=id_range
+        )
+
+    return bulk.Plan(rows=lambda: _copy_candidates(cycle), chunk=chunk)
+
+
+def _copy_beneficiaries(cycle: Cycle, actor: Actor) -> tuple[int, bool]:
+    """Copy inline, or start the job above the threshold: ``(count, queued)``. The caller
+    holds the cycle row lock."""
+    concerned = _copy_candidates(cycle).count()
+    if concerned > bulk.max_rows_inline():
+        bulk.start_operation(
+            operation=bulk.COPY_BENEFICIARIES,
+            holder=cycle,
+            total=concerned,
+            actor_id=_actor_id(actor),
+        )
+        return concerned, True
+    if not concerned:
+        return 0, False
+    added = queries.insert_cycle_members_from_program(
+        cycle_id=cycle.pk, program_id=cycle.program_id
+    )
+    return added, False
+
+
 def program_create_new_cycle(*, program: Program, actor: Actor) -> tuple[Cycle, Notification]:
     """Create the program's next cycle, dated by its cycle manager, with its enrolled beneficiaries.
 
     The first cycle is "Cycle 1" starting at the first occurrence on or after today; each next
     one gets sequence + 1 and starts the day after the previous cycle's end. Enrolled (enabled)
-    beneficiaries are copied in one ``INSERT … SELECT``.
+    beneficiaries are copied in one ``INSERT … SELECT``; above the threshold the new cycle is
+    locked ("Importing beneficiaries.") and a job copies them in chunks.
     """
     require_perm(actor, f"{PERM}.add_cycle")
     with transaction.atomic():
@@ -87,22 +142,39 @@ def program_create_new_cycle(*, program: Program, actor: Actor) -> tuple[Cycle, 
             auto_approve_entitlements=cycle_manager.auto_approve_entitlements,
         )
         cycle.save()
-        added = queries.insert_cycle_members_from_program(cycle_id=cycle.pk, program_id=program.pk)
+        added, queued = _copy_beneficiaries(cycle, actor)
+    message = _("New cycle %(name)s created.") % {"name": cycle.name}
+    if queued:
+        return cycle, Notification(
+            title=_("Cycle"),
+            message=message + " " + _("Import of %d beneficiaries started.") % added,
+            type="warning",
+            sticky=True,
+            data={"cycle_id": cycle.pk, "queued": added},
+        )
     return cycle, Notification(
-        title=_("Cycle"),
-        message=_("New cycle %(name)s created.") % {"name": cycle.name},
-        data={"cycle_id": cycle.pk, "beneficiaries": added},
+        title=_("Cycle"), message=message, data={"cycle_id": cycle.pk, "beneficiaries": added}
     )
 
 
 def cycle_copy_beneficiaries(*, cycle: Cycle, actor: Actor) -> Notification:
-    """Add the program's enrolled beneficiaries missing from a draft cycle (idempotent)."""
+    """Add the program's enrolled beneficiaries missing from a draft cycle (idempotent).
+
+    Above the threshold: the cycle is locked ("Importing beneficiaries."), a job copies them in
+    chunks and the sticky warning "Import of <n> beneficiaries started." is returned.
+    """
     require_perm(actor, f"{PERM}.change_cycle")
     with transaction.atomic():
         locked = lock_cycle(cycle)
         _ensure_draft(locked)
-        added = queries.insert_cycle_members_from_program(
-            cycle_id=locked.pk, program_id=locked.program_id
+        added, queued = _copy_beneficiaries(locked, actor)
+    if queued:
+        return Notification(
+            title=_("Enrollment"),
+            message=_("Import of %d beneficiaries started.") % added,
+            type="warning",
+            sticky=True,
+            data={"queued": added},
         )
     if not added:
         return Notification(
@@ -129,15 +201,56 @@ def cycle_to_approve(*, cycle: Cycle, actor: Actor) -> Notification:
             raise ValidationError(
                 _("Prepare the entitlements of this cycle before submitting it for approval.")
             )
-        pending = Entitlement.objects.filter(cycle=locked, state=EntitlementState.DRAFT).update(
-            state=EntitlementState.PENDING_VALIDATION
-        )
+        concerned = locked.entitlements.filter(state=EntitlementState.DRAFT).count()
+        if concerned > bulk.max_rows_inline():
+            bulk.start_operation(
+                operation=bulk.SET_PENDING,
+                holder=locked,
+                total=concerned,
+                actor_id=_actor_id(actor),
+            )
+            return Notification(
+                title=_("Cycle"),
+                message=_("Setting %d entitlements to pending validation started.") % concerned,
+                type="warning",
+                sticky=True,
+                data={"queued": concerned},
+            )
+        pending = _set_pending(locked, None)
         locked.state = CycleState.TO_APPROVE
         locked.save(update_fields=["state", "write_date"])
     _sync(cycle, locked)
     return Notification(
         title=_("Cycle"), message=_("Cycle submitted for approval."), data={"pending": pending}
     )
+
+
+def _set_pending(cycle: Cycle, id_range: tuple[int, int] | None) -> int:
+    """draft -> pending_validation for the cycle's entitlements (``after < id <= upto``)."""
+    qs = Entitlement.objects.filter(cycle_id=cycle.pk, state=EntitlementState.DRAFT)
+    if id_range is not None:
+        qs = qs.filter(pk__gt=id_range[0], pk__lte=id_range[1])
+    return qs.update(state=EntitlementState.PENDING_VALIDATION)
+
+
+@bulk.planner(bulk.SET_PENDING)
+def _plan_set_pending(cycle: Cycle, submit: bool = True) -> bulk.Plan:
+    """draft -> pending_validation chunk by chunk; with ``submit`` (the cycle's "To Approve")
+    the cycle becomes to_approve at the end."""
+
+    def rows() -> Any:
+        return Entitlement.objects.filter(cycle_id=cycle.pk, state=EntitlementState.DRAFT)
+
+    def chunk(id_range: tuple[int, int]) -> None:
+        _set_pending(cycle, id_range)
+
+    def finish(progress: Any) -> None:
+        if submit:
+            Cycle.objects.filter(pk=cycle.pk, state=CycleState.DRAFT).update(
+                state=CycleState.TO_APPROVE, write_date=timezone.now()
+            )
+
+    return bulk.Plan(rows=rows, chunk=chunk, finish=finish)
 
 
 def cycle_reset_draft(*, cycle: Cycle, actor: Actor) -> Notification:
@@ -201,39 +314,75 @@ def cycle_check_eligibility(*, cycle: Cycle, actor: Actor) -> Notification:
     not_eligible and their entitlements in this cycle are cancelled. Three statements whatever
     the number of beneficiaries.
     """
-    from g2p_programs.choices import CycleMembershipState
-    from g2p_programs.program_managers.eligibility import chain_cycle_eligible, eligibility_managers
-
     require_perm(actor, f"{PERM}.change_cyclemembership")
     with transaction.atomic():
         locked = lock_cycle(cycle)
         _ensure_draft(locked)
-        checked = locked.memberships.filter(
-            state__in=[
-                CycleMembershipState.DRAFT,
-                CycleMembershipState.ENROLLED,
-                CycleMembershipState.NOT_ELIGIBLE,
-            ]
-        )
-        eligible = chain_cycle_eligible(eligibility_managers(locked.program), locked, checked)
-        enrolled = (
-            checked.filter(pk__in=eligible.values("pk"))
-            .exclude(state=CycleMembershipState.ENROLLED)
-            .update(state=CycleMembershipState.ENROLLED)
-        )
-        rejected = checked.exclude(pk__in=eligible.values("pk"))
-        Entitlement.objects.filter(
-            cycle=locked, registrant_id__in=rejected.values("registrant_id")
-        ).exclude(state=EntitlementState.CANCELLED).update(state=EntitlementState.CANCELLED)
-        not_eligible = rejected.exclude(state=CycleMembershipState.NOT_ELIGIBLE).update(
-            state=CycleMembershipState.NOT_ELIGIBLE
-        )
+        concerned = _eligibility_checked(locked).count()
+        if concerned > bulk.max_rows_inline():
+            bulk.start_operation(
+                operation=bulk.CHECK_ELIGIBILITY,
+                holder=locked,
+                total=concerned,
+                actor_id=_actor_id(actor),
+            )
+            return Notification(
+                title=_("Eligibility"),
+                message=_("Eligibility check of %d beneficiaries started.") % concerned,
+                type="warning",
+                sticky=True,
+                data={"queued": concerned},
+            )
+        enrolled, not_eligible = _check_eligibility(locked, None)
     return Notification(
         title=_("Eligibility"),
         message=_("%d Beneficiaries enrolled.") % enrolled,
         sticky=True,
         data={"enrolled": enrolled, "not_eligible": not_eligible},
     )
+
+
+CHECKED_STATES = (
+    CycleMembershipState.DRAFT,
+    CycleMembershipState.ENROLLED,
+    CycleMembershipState.NOT_ELIGIBLE,
+)
+
+
+def _eligibility_checked(cycle: Cycle) -> Any:
+    return CycleMembership.objects.filter(cycle_id=cycle.pk, state__in=CHECKED_STATES)
+
+
+def _check_eligibility(cycle: Cycle, id_range: tuple[int, int] | None) -> tuple[int, int]:
+    """The eligibility chain over the checked members (those with ``after < id <= upto``):
+    three statements. Returns (enrolled now, not eligible now)."""
+    from g2p_programs.program_managers.eligibility import chain_cycle_eligible, eligibility_managers
+
+    checked = _eligibility_checked(cycle)
+    if id_range is not None:
+        checked = checked.filter(pk__gt=id_range[0], pk__lte=id_range[1])
+    eligible = chain_cycle_eligible(eligibility_managers(cycle.program), cycle, checked)
+    enrolled = (
+        checked.filter(pk__in=eligible.values("pk"))
+        .exclude(state=CycleMembershipState.ENROLLED)
+        .update(state=CycleMembershipState.ENROLLED)
+    )
+    rejected = checked.exclude(pk__in=eligible.values("pk"))
+    Entitlement.objects.filter(
+        cycle_id=cycle.pk, registrant_id__in=rejected.values("registrant_id")
+    ).exclude(state=EntitlementState.CANCELLED).update(state=EntitlementState.CANCELLED, ern="")
+    not_eligible = rejected.exclude(state=CycleMembershipState.NOT_ELIGIBLE).update(
+        state=CycleMembershipState.NOT_ELIGIBLE
+    )
+    return enrolled, not_eligible
+
+
+@bulk.planner(bulk.CHECK_ELIGIBILITY)
+def _plan_check_eligibility(cycle: Cycle) -> bulk.Plan:
+    def chunk(id_range: tuple[int, int]) -> None:
+        _check_eligibility(cycle, id_range)
+
+    return bulk.Plan(rows=lambda: _eligibility_checked(cycle), chunk=chunk)
 
 
 def _auto_approve_entitlements(*, cycle: Cycle, actor: Actor, manager: Any) -> Notification:
@@ -245,14 +394,31 @@ def _auto_approve_entitlements(*, cycle: Cycle, actor: Actor, manager: Any) -> N
     from g2p_programs.services.entitlements import approval_result
     from g2p_programs.services.funds import program_fund_balance
 
-    if not cycle.entitlements.filter(
+    concerned = cycle.entitlements.filter(
         state__in=[EntitlementState.DRAFT, EntitlementState.PENDING_VALIDATION]
-    ).exists():
+    ).count()
+    if not concerned:
         return Notification(
             title=_("Entitlements"),
             message=_("Auto-approve entitlements is set but there are no entitlements to process."),
             type="warning",
             sticky=True,
+        )
+    if concerned > bulk.max_rows_inline():
+        bulk.start_operation(
+            operation=bulk.APPROVE_ENTITLEMENTS,
+            holder=cycle,
+            total=concerned,
+            actor_id=_actor_id(actor),
+            params={"actor_id": _actor_id(actor)},
+        )
+        return Notification(
+            title=_("Entitlements"),
+            message=_("Cycle %(name)s approved. Approval of %(n)d entitlements started.")
+            % {"name": cycle.name, "n": concerned},
+            type="warning",
+            sticky=True,
+            data={"queued": concerned},
         )
     outcome = manager.approve(
         balance=program_fund_balance(program=cycle.program_id),
@@ -313,20 +479,32 @@ def cycle_mark_ended(*, cycle: Cycle, actor: Actor) -> Notification:
 
 
 def cycle_mark_cancelled(*, cycle: Cycle, actor: Actor) -> Notification:
-    """draft / to_approve / approved -> cancelled, with the cycle's open entitlements."""
+    """draft / to_approve / approved -> cancelled, with the cycle's open entitlements.
+
+    Above the threshold the entitlements are cancelled by a job ("Cancel entitlements for
+    cycle.") and the cycle becomes cancelled when it finishes."""
     require_perm(actor, f"{PERM}.change_cycle")
     with transaction.atomic():
         locked = lock_cycle(cycle)
         if locked.state not in (CycleState.DRAFT, CycleState.TO_APPROVE, CycleState.APPROVED):
             raise ValidationError(_("Only draft, to approve or approved cycles can be cancelled."))
-        cancelled = Entitlement.objects.filter(
-            cycle=locked,
-            state__in=[
-                EntitlementState.DRAFT,
-                EntitlementState.PENDING_VALIDATION,
-                EntitlementState.APPROVED,
-            ],
-        ).update(state=EntitlementState.CANCELLED)
+        concerned = _cancellable(locked).count()
+        if concerned > bulk.max_rows_inline():
+            bulk.start_operation(
+                operation=bulk.CANCEL_CYCLE,
+                holder=locked,
+                total=concerned,
+                actor_id=_actor_id(actor),
+            )
+            return Notification(
+                title=_("Cycle"),
+                message=_("Cancelling cycle %(name)s and its %(n)d entitlements started.")
+                % {"name": locked.name, "n": concerned},
+                type="warning",
+                sticky=True,
+                data={"queued": concerned},
+            )
+        cancelled = _cancellable(locked).update(state=EntitlementState.CANCELLED, ern="")
         locked.state = CycleState.CANCELLED
         locked.save(update_fields=["state", "write_date"])
     _sync(cycle, locked)
@@ -335,6 +513,35 @@ def cycle_mark_cancelled(*, cycle: Cycle, actor: Actor) -> Notification:
         message=_("Cycle %s cancelled.") % locked.name,
         data={"entitlements_cancelled": cancelled},
     )
+
+
+CANCELLABLE_STATES = (
+    EntitlementState.DRAFT,
+    EntitlementState.PENDING_VALIDATION,
+    EntitlementState.APPROVED,
+)
+
+
+def _cancellable(cycle: Cycle) -> Any:
+    return Entitlement.objects.filter(cycle_id=cycle.pk, state__in=CANCELLABLE_STATES)
+
+
+@bulk.planner(bulk.CANCEL_CYCLE)
+def _plan_cancel_cycle(cycle: Cycle) -> bulk.Plan:
+    """The open entitlements cancelled chunk by chunk; the cycle becomes cancelled at the end."""
+
+    def chunk(id_range: tuple[int, int]) -> None:
+        _cancellable(cycle).filter(pk__gt=id_range[0], pk__lte=id_range[1]).update(
+            state=EntitlementState.CANCELLED, ern=""
+        )
+
+    def finish(progress: Any) -> None:
+        Cycle.objects.filter(
+            pk=cycle.pk,
+            state__in=(CycleState.DRAFT, CycleState.TO_APPROVE, CycleState.APPROVED),
+        ).update(state=CycleState.CANCELLED, write_date=timezone.now())
+
+    return bulk.Plan(rows=lambda: _cancellable(cycle), chunk=chunk, finish=finish)
 
 
 def cycle_delete(*, cycle: Cycle, actor: Actor) -> None:

@@ -24,6 +24,7 @@ Approval decisions (documented divergences from upstream):
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Sequence
 from typing import Any
 
@@ -47,9 +48,15 @@ from g2p_programs.selectors import required_manager
 from g2p_programs.services.cycles import lock_cycle
 from g2p_programs.services.funds import program_fund_balance
 from g2p_registry_base.services import Actor, require_perm
+from pbms.services import job_progress_advance
 
 PERM = "g2p_programs"
 APPROVABLE = (EntitlementState.DRAFT, EntitlementState.PENDING_VALIDATION)
+CANCELLABLE = (
+    EntitlementState.DRAFT,
+    EntitlementState.PENDING_VALIDATION,
+    EntitlementState.APPROVED,
+)
 
 
 def entitlement_manager(*, program: Program) -> Any:
@@ -118,11 +125,24 @@ def entitlements_prepare(*, cycle: Cycle, actor: Actor) -> Notification:
 
 
 def entitlements_set_pending(*, cycle: Cycle, actor: Actor) -> int:
-    """draft -> pending_validation for the cycle's entitlements (upstream's "To Approve" step)."""
+    """draft -> pending_validation for the cycle's entitlements (upstream's "To Approve" step,
+    without the cycle transition). Returns the count; above the threshold a job does it
+    ("Set entitlements to pending validation for cycle.") and the count queued is returned."""
     require_perm(actor, f"{PERM}.change_entitlement")
     with transaction.atomic():
         locked = lock_cycle(cycle)
-        return int(entitlement_manager(program=locked.program).set_pending_validation(locked))
+        manager = entitlement_manager(program=locked.program)
+        concerned = locked.entitlements.filter(state=EntitlementState.DRAFT).count()
+        if concerned > bulk.max_rows_inline():
+            bulk.start_operation(
+                operation=bulk.SET_PENDING,
+                holder=locked,
+                total=concerned,
+                actor_id=_actor_id(actor),
+                params={"submit": False},
+            )
+            return concerned
+        return int(manager.set_pending_validation(locked))
 
 
 def approval_result(
@@ -160,8 +180,12 @@ def approval_result(
 def entitlements_approve(*, cycle: Cycle, actor: Actor) -> Notification:
     """Approve the draft / pending entitlements of an approved cycle within the fund balance.
 
-    Upstream ``validate_entitlements``. Queries: lock (cycle + program), manager, balance, one
-    ``UPDATE`` — the same for 10 or 1,000,000 entitlements.
+    Upstream ``validate_entitlements``. Queries: lock (cycle + program), manager, count,
+    balance, one ``UPDATE`` — the same for 10 or 200 entitlements. Above the threshold the cycle
+    is locked ("Validate and approve entitlements for cycle.") and a job approves them chunk by
+    chunk, each chunk under the program row lock with the balance recomputed, stopping at the
+    first entitlement the fund cannot cover (as the inline path); its progress then ends with
+    upstream's insufficient-fund message and counts the entitlements left unapproved as errors.
     """
     require_perm(actor, f"{PERM}.approve_entitlement")
     with transaction.atomic():
@@ -174,6 +198,22 @@ def entitlements_approve(*, cycle: Cycle, actor: Actor) -> Notification:
             actor=actor,
         )
         manager = entitlement_manager(program=locked.program)
+        concerned = locked.entitlements.filter(state__in=APPROVABLE).count()
+        if concerned > bulk.max_rows_inline():
+            bulk.start_operation(
+                operation=bulk.APPROVE_ENTITLEMENTS,
+                holder=locked,
+                total=concerned,
+                actor_id=_actor_id(actor),
+                params={"actor_id": _actor_id(actor)},
+            )
+            return Notification(
+                title=_("Entitlement"),
+                message=_("Approval of %d entitlements started.") % concerned,
+                type="warning",
+                sticky=True,
+                data={"queued": concerned},
+            )
         outcome = manager.approve(
             balance=program_fund_balance(program=locked.program_id),
             approved_by_id=_actor_id(actor),
@@ -248,13 +288,105 @@ def entitlement_approve_selected(*, entitlement_ids: Sequence[int], actor: Actor
 
 
 def entitlements_cancel(*, cycle: Cycle, actor: Actor) -> Notification:
-    """draft / pending / approved -> cancelled for the cycle (their amounts return to the fund)."""
+    """draft / pending / approved -> cancelled for the cycle (their amounts return to the fund).
+
+    Above the threshold a job does it ("Cancel entitlements for cycle.")."""
     require_perm(actor, f"{PERM}.change_entitlement")
     with transaction.atomic():
         locked = lock_cycle(cycle)
-        cancelled = entitlement_manager(program=locked.program).cancel(locked)
+        manager = entitlement_manager(program=locked.program)
+        concerned = locked.entitlements.filter(state__in=CANCELLABLE).count()
+        if concerned > bulk.max_rows_inline():
+            bulk.start_operation(
+                operation=bulk.CANCEL_ENTITLEMENTS,
+                holder=locked,
+                total=concerned,
+                actor_id=_actor_id(actor),
+            )
+            return Notification(
+                title=_("Entitlement"),
+                message=_("Cancelling %d entitlements started.") % concerned,
+                type="warning",
+                sticky=True,
+                data={"queued": concerned},
+            )
+        cancelled = manager.cancel(locked)
     return Notification(
         title=_("Entitlement"),
         message=_("Entitlements Cancelled."),
         data={"cancelled": cancelled},
     )
+
+
+def entitlements_expire(*, today: datetime.date, actor: Actor) -> int:
+    """Approved entitlements whose validity ended before ``today`` become expired and lose their
+    ERN (upstream's daily clean-up; run by the ``entitlements_expire`` periodic job). One
+    ``UPDATE`` over ``entitlement_program_state_idx``; a second run the same day changes none.
+    Returns the number expired."""
+    if actor is not None:
+        require_perm(actor, f"{PERM}.change_entitlement")
+    with transaction.atomic():
+        return Entitlement.objects.filter(
+            state=EntitlementState.APPROVED, valid_until__lt=today
+        ).update(state=EntitlementState.EXPIRED, ern="")
+
+
+# --- background plans ---------------------------------------------------------------------------
+
+
+def _cycle_entitlements(cycle: Cycle, states: Sequence[str]) -> Any:
+    return Entitlement.objects.filter(cycle_id=cycle.pk, state__in=states)
+
+
+@bulk.planner(bulk.APPROVE_ENTITLEMENTS)
+def _plan_approve(cycle: Cycle, actor_id: int | None = None) -> bulk.Plan:
+    """Approve chunk by chunk; each chunk locks the program row and recomputes the balance, so
+    concurrent approvals of other cycles of the program queue behind it. Stops at the first
+    entitlement the fund cannot cover."""
+    manager = entitlement_manager(program=cycle.program)
+    state: dict[str, Any] = {"unfunded": None}  # the first chunk that ran short
+
+    def chunk(id_range: tuple[int, int]) -> bool:
+        Program.objects.select_for_update().filter(pk=cycle.program_id).first()
+        outcome = manager.approve(
+            balance=program_fund_balance(program=cycle.program_id),
+            approved_by_id=actor_id,
+            date_approved=timezone.localdate(),
+            cycle_id=cycle.pk,
+            id_range=id_range,
+        )
+        if outcome.unfunded_code is not None:
+            state["unfunded"] = outcome
+            return False
+        return True
+
+    def finish(progress: Any) -> str | None:
+        approved = cycle.entitlements.filter(state=EntitlementState.APPROVED)
+        if approved.exists():
+            notify(
+                cycle.program,
+                "entitlements_approved",
+                cycle=cycle,
+                entitlement_ids=approved,
+                actor=progress.created_by,
+            )
+        outcome = state["unfunded"]
+        if outcome is None:
+            return None
+        left = _cycle_entitlements(cycle, APPROVABLE).count()
+        job_progress_advance(job_id=progress.pk, errors=left)
+        return approval_result(program=cycle.program, outcome=outcome, state_errors=[]).message
+
+    return bulk.Plan(
+        rows=lambda: _cycle_entitlements(cycle, APPROVABLE), chunk=chunk, finish=finish
+    )
+
+
+@bulk.planner(bulk.CANCEL_ENTITLEMENTS)
+def _plan_cancel(cycle: Cycle) -> bulk.Plan:
+    manager = entitlement_manager(program=cycle.program)
+
+    def chunk(id_range: tuple[int, int]) -> None:
+        manager.cancel(cycle, id_range=id_range)
+
+    return bulk.Plan(rows=lambda: _cycle_entitlements(cycle, CANCELLABLE), chunk=chunk)

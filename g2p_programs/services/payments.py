@@ -21,6 +21,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from g2p_programs import bulk
 from g2p_programs.choices import CycleState, EntitlementState, ManagerKind, PaymentState
 from g2p_programs.models import Cycle, Payment, PaymentBatch, Program
 from g2p_programs.program_managers.notification import notify
@@ -30,6 +31,8 @@ from g2p_programs.services.cycles import lock_cycle
 from g2p_registry_base.services import Actor, require_perm
 
 PERM = "g2p_programs"
+# Upstream MAX_BATCHES_FOR_SYNC_SEND: more batches than this are sent by a background job.
+MAX_BATCHES_INLINE = 50
 
 
 def payment_manager(*, program: Program) -> Any:
@@ -47,8 +50,11 @@ def _locked_approved_cycle(cycle: Cycle, message: str) -> Cycle:
 def payments_prepare(*, cycle: Cycle, actor: Actor) -> Notification:
     """Create payments (and batches) for the approved entitlements lacking a live payment.
 
-    Idempotent: a second run issues nothing. Queries: lock, manager, approved check, tags, one
-    ``INSERT … SELECT`` (whatever the number of entitlements).
+    Idempotent: a second run issues nothing. Queries: lock, manager, approved check, count,
+    tags, one ``INSERT … SELECT`` (whatever the number of entitlements). Above the threshold
+    (upstream: 200) the cycle is locked ("Prepare payments for entitlements in cycle."), a job
+    prepares them in keyset chunks (filling each chunk's last batch before opening a new one)
+    and upstream's sticky "Preparing Payments Asynchronously." is returned.
     """
     require_perm(actor, f"{PERM}.prepare_payments")
     with transaction.atomic():
@@ -61,6 +67,20 @@ def payments_prepare(*, cycle: Cycle, actor: Actor) -> Notification:
                 title=_("Payment"),
                 message=_("All entitlements selected are not approved!"),
                 type="danger",
+            )
+        concerned = manager.payable_entitlements(locked).count()
+        if concerned > bulk.max_rows_inline():
+            bulk.start_operation(
+                operation=bulk.PREPARE_PAYMENTS,
+                holder=locked,
+                total=concerned,
+                actor_id=getattr(actor, "pk", None),
+            )
+            return Notification(
+                title=_("Payment"),
+                message=_("Preparing Payments Asynchronously."),
+                sticky=True,
+                data={"queued": concerned},
             )
         payments, batches = manager.prepare_payments(locked)
     if not payments:
@@ -81,6 +101,24 @@ def _send(*, cycle: Cycle, batch_ids: list[int] | None, actor: Actor) -> Notific
             cycle, _("Payments can only be sent for an approved cycle.")
         )
         manager = payment_manager(program=locked.program)
+        concerned = manager.sendable_payments(locked, batch_ids).count()
+        batches = PaymentBatch.objects.filter(cycle=locked, batch_has_started=False)
+        if batch_ids is not None:
+            batches = batches.filter(pk__in=batch_ids)
+        if concerned > bulk.max_rows_inline() or batches.count() > MAX_BATCHES_INLINE:
+            bulk.start_operation(
+                operation=bulk.SEND_PAYMENTS,
+                holder=locked,
+                total=concerned,
+                actor_id=getattr(actor, "pk", None),
+                params={"batch_ids": batch_ids},
+            )
+            return Notification(
+                title=_("Payment"),
+                message=_("Sending Payments Asynchronously"),
+                sticky=True,
+                data={"queued": concerned},
+            )
         started, sent = manager.send_payments(locked, batch_ids)
         if sent:
             notify(
@@ -124,3 +162,39 @@ def payment_batches_send(*, batch_ids: Sequence[int], actor: Actor) -> Notificat
     if len(cycles) > 1:
         raise ValidationError(_("Send the payment batches of one cycle at a time."))
     return _send(cycle=Cycle(pk=cycles.pop()), batch_ids=ids, actor=actor)
+
+
+# --- background plans ---------------------------------------------------------------------------
+
+
+@bulk.planner(bulk.PREPARE_PAYMENTS)
+def _plan_prepare(cycle: Cycle) -> bulk.Plan:
+    manager = payment_manager(program=cycle.program)
+
+    def chunk(id_range: tuple[int, int]) -> None:
+        manager.prepare_payments(cycle, id_range=id_range)
+
+    return bulk.Plan(rows=lambda: manager.payable_entitlements(cycle), chunk=chunk)
+
+
+@bulk.planner(bulk.SEND_PAYMENTS)
+def _plan_send(cycle: Cycle, batch_ids: list[int] | None = None) -> bulk.Plan:
+    manager = payment_manager(program=cycle.program)
+
+    def chunk(id_range: tuple[int, int]) -> None:
+        manager.send_payments(cycle, batch_ids, id_range=id_range)
+
+    def finish(progress: Any) -> None:
+        sent = Payment.objects.filter(cycle=cycle, state=PaymentState.SENT)
+        if sent.exists():
+            notify(
+                cycle.program,
+                "payments_sent",
+                cycle=cycle,
+                payment_ids=sent,
+                actor=progress.created_by,
+            )
+
+    return bulk.Plan(
+        rows=lambda: manager.sendable_payments(cycle, batch_ids), chunk=chunk, finish=finish
+    )

@@ -373,7 +373,9 @@ def program_deduplicate(*, program: Program, actor: Actor) -> Notification:
 
     "No Deduplication Manager defined." when none; else "<n> Instances of Beneficiaries
     duplicate." (warning) or "No duplicates found." (success), title "Deduplication". One
-    statement per manager.
+    statement per manager. Above the threshold the program is locked ("Deduplication of
+    beneficiaries") and the same statements run in a background job, whose progress ends with
+    the same message.
     """
     require_perm(actor, f"{PERM}.change_programmembership", f"{PERM}.add_duplicategroup")
     with transaction.atomic():
@@ -381,7 +383,30 @@ def program_deduplicate(*, program: Program, actor: Actor) -> Notification:
         managers = deduplication_managers(program)
         if not managers:
             raise ValidationError(_("No Deduplication Manager defined."))
-        found = sum(m.deduplicate(DEDUP_STATES) for m in managers)
+        concerned = _dedup_rows(program).count()
+        if concerned > bulk.max_rows_inline():
+            bulk.start_operation(
+                operation=bulk.DEDUPLICATE,
+                holder=program,
+                total=concerned,
+                actor_id=getattr(actor, "pk", None),
+            )
+            return Notification(
+                _("Deduplication"),
+                _("Deduplication of %s beneficiaries started.") % concerned,
+                "warning",
+                sticky=True,
+                data={"queued": concerned},
+            )
+        return _dedup_result(managers)
+
+
+def _dedup_rows(program: Program) -> Any:
+    return ProgramMembership.objects.filter(program_id=program.pk, state__in=DEDUP_STATES)
+
+
+def _dedup_result(managers: list[Any]) -> Notification:
+    found = sum(m.deduplicate(DEDUP_STATES) for m in managers)
     data = {
         "found": found,
         "marked": sum(m.last_outcome.marked for m in managers if m.last_outcome),
@@ -395,6 +420,24 @@ def program_deduplicate(*, program: Program, actor: Actor) -> Notification:
             data=data,
         )
     return Notification(_("Deduplication"), _("No duplicates found."), "success", data=data)
+
+
+@bulk.planner(bulk.DEDUPLICATE)
+def _plan_deduplicate(program: Program) -> bulk.Plan:
+    """Every deduplication manager's one statement over the whole program, in the job: keys
+    are compared across all memberships, so the work is not split by id."""
+    outcome: dict[str, Notification] = {}
+
+    def chunk(id_range: tuple[int, int]) -> None:
+        outcome["result"] = _dedup_result(deduplication_managers(program))
+
+    def finish(progress: Any) -> str | None:
+        result = outcome.get("result")
+        return result.message if result is not None else None
+
+    return bulk.Plan(
+        rows=lambda: _dedup_rows(program), chunk=chunk, finish=finish, single_chunk=True
+    )
 
 
 def duplicate_clear(*, duplicate_group: DuplicateGroup, actor: Actor) -> int:

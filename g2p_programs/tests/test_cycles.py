@@ -185,7 +185,8 @@ def test_cycle_manager_config_is_validated_naming_the_field() -> None:
     )
 
 
-def test_create_cycle_query_count_does_not_grow_with_beneficiaries() -> None:
+def test_create_cycle_query_count_does_not_grow_with_beneficiaries(settings) -> None:
+    settings.G2P_MAX_ROWS_INLINE = 10_000  # the inline path; the job path: test_jobs.py
     small = _program()
     _enrol(small, 10)
     big = Program(name="Big", target_type="individual", currency="KES")
