@@ -6,10 +6,11 @@ in one transaction and either completes or raises ``ValidationError`` with upstr
 and changes nothing.
 
 Deletions are set-based and all-or-nothing: whatever the number of selected records, a fixed
-number of statements locks them, checks the rule over the whole selection with one aggregate
-and deletes. Upstream checked only part of a selection and then deleted the rest of it
-regardless (its quirk 15: a mixed set of entitlements lost its draft ones and kept the others
-silently); here a selection containing one record that may not go deletes nothing.
+number of statements locks them, checks the rule over the whole selection (a query or two,
+never one per record) and deletes. Upstream checked only part of a selection and then deleted
+the rest of it regardless (its quirk 15: a mixed set of entitlements lost its draft ones and
+kept the others silently); here a selection containing one record that may not go deletes
+nothing.
 """
 
 from __future__ import annotations
@@ -137,8 +138,9 @@ def cycle_memberships_delete(*, membership_ids: Iterable[int], actor: Actor) -> 
     job holds one of the cycles or programs.
 
     Six statements whatever the selection size: lock the cycles concerned (which serialises
-    with every cycle and entitlement transition, as they lock the cycle row too), one aggregate
-    over the selection, read and delete the entitlements, delete the beneficiaries.
+    with every cycle and entitlement transition, as they lock the cycle row too), one
+    ``EXISTS`` for an approved entitlement, Django's deletion of the entitlements (read, check
+    for protecting payments, ``DELETE``), one ``DELETE`` of the beneficiaries.
     """
     require_perm(actor, f"{PERM}.delete_cyclemembership")
     ids = _ids(membership_ids)
@@ -195,8 +197,9 @@ def entitlements_delete(*, entitlement_ids: Iterable[int], actor: Actor) -> Noti
     Any selected entitlement that is not draft refuses the whole selection with upstream's
     "Only draft entitlements are allowed to be deleted" and nothing is deleted (upstream deleted
     the draft ones of a mixed selection and kept the others silently: its quirk 15). Refused
-    while a job holds one of their cycles. Queries: lock the rows, one aggregate, the delete
-    (Django reads the rows and checks for protecting payments first).
+    while a job holds one of their cycles. Six queries whatever the selection size: lock the
+    rows, the busy check, one ``EXISTS`` for a non-draft one, Django's deletion (read, check for
+    protecting payments, ``DELETE``).
     """
     require_perm(actor, f"{PERM}.delete_entitlement")
     ids = _ids(entitlement_ids)
@@ -228,8 +231,9 @@ def payments_delete(*, payment_ids: Iterable[int], actor: Actor) -> Notification
 
     Any selected payment in another state refuses the whole selection with upstream's "You
     cannot delete records in <state> state." (the state of the first such payment) and nothing
-    is deleted. Refused while a job holds one of their cycles. Queries: lock the rows, one
-    aggregate, one read for the refusal, one ``DELETE``.
+    is deleted. Refused while a job holds one of their cycles. Four queries whatever the
+    selection size: lock the rows, the busy check, the first state that is not issued, one
+    ``DELETE``.
     """
     require_perm(actor, f"{PERM}.delete_payment")
     ids = _ids(payment_ids)
@@ -247,8 +251,10 @@ def payment_batches_delete(*, batch_ids: Iterable[int], actor: Actor) -> Notific
 
     A started batch in the selection refuses it all with upstream's "Deletion is not allowed
     once the batch has started."; so does a payment of theirs that is no longer issued (the
-    payment rule, which upstream's batch deletion bypassed). Nothing is deleted then. Queries:
-    lock the batches, one aggregate, one read of the payments' states, two ``DELETE``\\ s.
+    payment rule, which upstream's batch deletion bypassed). Nothing is deleted then. Eight queries
+    whatever the selection size: lock the batches, the busy check, one ``EXISTS`` for a started
+    one, the payments' first state that is not issued, one ``DELETE`` of the payments, Django's
+    deletion of the batches (read, detach payments, ``DELETE``).
     """
     require_perm(actor, f"{PERM}.delete_paymentbatch", f"{PERM}.delete_payment")
     ids = _ids(batch_ids)
@@ -273,7 +279,7 @@ def payment_batches_delete(*, batch_ids: Iterable[int], actor: Actor) -> Notific
 
 def funds_delete(*, fund_ids: Iterable[int], actor: Actor) -> Notification:
     """Delete fund entries that were never posted (upstream refused the whole selection when
-    any was posted, as here). Queries: lock, one ``EXISTS``, one ``DELETE``."""
+    any was posted, as here). Three queries: lock, one ``EXISTS``, one ``DELETE``."""
     require_perm(actor, f"{PERM}.delete_programfund")
     ids = _ids(fund_ids)
     with transaction.atomic():
@@ -319,7 +325,8 @@ def cycle_summary(*, cycle: Cycle, actor: Actor) -> CycleSummary:
 
     Refused (``PermissionDenied``) to users outside :data:`SUMMARY_ROLES`, and
     (``ValidationError``) for a cycle that is not approved or whose program's entitlement
-    manager is not a cash one. Queries: the role, the cycle, the managers, one aggregate.
+    manager is not a cash one. Five queries: the role, the cycle, the managers, the total and
+    the beneficiaries count.
     """
     if actor is not None and not may_print_cycle_summary(actor):
         raise PermissionDenied(
