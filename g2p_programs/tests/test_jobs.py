@@ -11,7 +11,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,20 +33,6 @@ N = 1000
 DISABLED = 250  # the first 250 beneficiaries are disabled, so not eligible
 TRANSACTIONAL = pytest.mark.django_db(transaction=True)
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def small_jobs(settings: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    settings.G2P_MAX_ROWS_INLINE = 50
-    settings.G2P_JOB_CHUNK_SIZE = 300
-    monkeypatch.delenv("G2P_JOB_CHUNK_SIZE", raising=False)
-    monkeypatch.delenv("G2P_JOB_CHUNK_DELAY_MS", raising=False)
-    # the worker thread's connection closes after each job instead of lingering
-    monkeypatch.setitem(connection.settings_dict, "CONN_MAX_AGE", 0)
-    # procrastinate's tables are not Django-managed, so the test flush leaves them alone
-    delete_program_jobs()
-    yield
-    delete_program_jobs()
 
 
 def delete_program_jobs() -> None:
