@@ -272,6 +272,21 @@ class ServiceDeleteAdmin(ModelAdmin):
                 )
             )
 
+    def response_delete(self, request: HttpRequest, obj_display: str, obj_id: Any) -> HttpResponse:
+        # Django sends users who may not change records to the index; a read-only list is
+        # where they came from.
+        response = super().response_delete(request, obj_display, obj_id)
+        if (
+            isinstance(response, HttpResponseRedirect)
+            and not self.has_change_permission(request)
+            and self.has_view_permission(request)
+        ):
+            return HttpResponseRedirect(reverse(self._changelist_urlname()))
+        return response
+
+    def _changelist_urlname(self) -> str:
+        return f"{self.admin_site.name}:{self.opts.app_label}_{self.opts.model_name}_changelist"
+
     def get_actions(self, request: HttpRequest) -> dict[str, Any]:
         actions = super().get_actions(request)
         if "delete_selected" in actions:
@@ -645,6 +660,9 @@ class ProgramMembershipAdmin(WorkflowAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # registrants are added to programs from the registry
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # the form is read-only: the state changes through the buttons
 
     @display(description=_("Registrant"))
     def registrant_name(self, obj: ProgramMembership) -> str:
