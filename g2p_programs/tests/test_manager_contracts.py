@@ -8,6 +8,7 @@ import pytest
 from django.db import connection
 from django.db.models import QuerySet
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from g2p_programs.choices import ManagerKind, MembershipState
 from g2p_programs.factories import (
@@ -29,6 +30,7 @@ KINDS = [
     ManagerKind.PROGRAM,
     ManagerKind.ELIGIBILITY,
     ManagerKind.DEDUPLICATION,
+    ManagerKind.CYCLE,
     ManagerKind.NOTIFICATION,
 ]
 
@@ -158,3 +160,78 @@ def test_dedup_finds_the_pairs_and_skips_disabled(key: str) -> None:
     first.refresh_from_db()
     assert first.state == MembershipState.DRAFT
     assert ProgramMembership.objects.filter(state=MembershipState.DUPLICATED).count() == 8
+
+
+# --- program ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("key", registry.keys(ManagerKind.PROGRAM))
+def test_program_manager_enrolment_query_count_and_second_run(key: str, settings) -> None:  # type: ignore[no-untyped-def]
+    settings.G2P_MAX_ROWS_INLINE = 10_000  # the inline path; the job path: test_jobs.py
+    counts = []
+    for n in (10, 1000):
+        program = program_with_managers(program=None, eligibility=["default"], deduplication=[])
+        program.managers.filter(kind=ManagerKind.PROGRAM).update(manager_key=key)
+        beneficiaries_bulk_create(program, n)
+        with CaptureQueriesContext(connection) as ctx:
+            note = program_enroll_eligible(program=program, actor=None)
+        counts.append(len(ctx.captured_queries))
+        assert note.data == {"enrolled": n, "not_eligible": 0}
+        again = program_enroll_eligible(program=program, actor=None)
+        assert again.data == {"enrolled": 0, "not_eligible": 0}
+        assert again.message == "No new beneficiaries enrolled."
+    assert counts[0] == counts[1]
+
+
+# --- cycle --------------------------------------------------------------------------------------
+
+
+def _enrolled_program(n: int):  # type: ignore[no-untyped-def]
+    program = program_with_managers(eligibility=["default"], deduplication=[], cycle="default")
+    beneficiaries_bulk_create(program, n)
+    ProgramMembership.objects.filter(program=program).update(
+        state=MembershipState.ENROLLED, enrollment_date=timezone.now()
+    )
+    return program
+
+
+@pytest.mark.parametrize("key", registry.keys(ManagerKind.CYCLE))
+def test_cycle_manager_steps_query_count_and_second_run(key: str, settings) -> None:  # type: ignore[no-untyped-def]
+    from g2p_programs.services import cycles
+
+    settings.G2P_MAX_ROWS_INLINE = 10_000  # the inline path; the job path: test_jobs_operations
+    counts = []
+    for n in (10, 1000):
+        program = _enrolled_program(n)
+        program.managers.filter(kind=ManagerKind.CYCLE).update(manager_key=key)
+        with CaptureQueriesContext(connection) as ctx:
+            cycle, note = cycles.program_create_new_cycle(program=program, actor=None)
+            check = cycles.cycle_check_eligibility(cycle=cycle, actor=None)
+        counts.append(len(ctx.captured_queries))
+        assert note.data["beneficiaries"] == n
+        assert check.data == {"enrolled": 0, "not_eligible": 0}
+        again = cycles.cycle_copy_beneficiaries(cycle=cycle, actor=None)
+        assert again.message == "No beneficiaries to import."
+        assert cycle.memberships.count() == n
+    assert counts[0] == counts[1]
+
+
+# --- notification -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("key", registry.keys(ManagerKind.NOTIFICATION))
+def test_notification_events_query_count_is_the_same_for_10_and_1000(key: str) -> None:
+    from g2p_programs.program_managers.notification import EVENTS, notify
+
+    assert set(EVENTS) == {"enrolled", "cycle_approved", "entitlements_approved", "payments_sent"}
+    counts = []
+    for n in (10, 1000):
+        program = program_with_managers(eligibility=[], deduplication=[], notification=[key])
+        beneficiaries_bulk_create(program, n)
+        members = ProgramMembership.objects.filter(program=program)
+        with CaptureQueriesContext(connection) as ctx:
+            (manager,) = notify(program, "enrolled", membership_ids=members, actor=None)
+        counts.append(len(ctx.captured_queries))
+        if key == "log":
+            assert manager.records[-1]["count"] == n
+    assert counts[0] == counts[1]
