@@ -1,5 +1,6 @@
-"""The programs back office: programs, managers, cycles, entitlements, payments, funds and
-duplicates (upstream's "Programs" menu, see ``pbms/unfold_conf.py``).
+"""The programs back office: programs, beneficiaries, managers, cycles and their
+beneficiaries, entitlements, payments, funds and duplicates (upstream's "Programs" menu, see
+``pbms/unfold_conf.py``).
 
 Every workflow button and list action is a thin caller of a service in
 :mod:`g2p_programs.services`; the service checks the actor's permission and the record's state
@@ -8,8 +9,13 @@ again, and its :class:`~g2p_programs.results.Notification` (or the ``ValidationE
 where they apply and only to users holding the permission the service requires; a button URL
 opened with GET asks for confirmation, the change happens on POST.
 
+Deleting (the form's delete view and the list's "Delete selected") goes through the delete-rule
+services of :mod:`g2p_programs.services.records` (:class:`ServiceDeleteAdmin`): a selection is
+deleted whole or, with the rule's message, not at all.
+
 Lists are a fixed number of queries whatever their size: counts and totals are correlated
-subqueries in the list query, related names come from ``select_related``.
+subqueries in the list query, related names come from ``select_related``. Beneficiaries and
+cycle beneficiaries of disabled registrants are hidden (upstream's record rule).
 """
 
 from __future__ import annotations
@@ -654,7 +660,8 @@ class ProgramMembershipAdmin(WorkflowAdmin):
 
     def get_actions_detail(self, request: HttpRequest, object_id: Any) -> list[Any]:
         # Hidden memberships get no buttons (the base reads the state without the record rule).
-        if not self.get_queryset(request).filter(pk=object_id).exists():
+        hidden = not self.get_queryset(request).filter(pk=object_id).exists()
+        if str(object_id).isdigit() and hidden:
             return []
         return super().get_actions_detail(request, object_id)
 
