@@ -45,6 +45,7 @@ from django.db.models import Count, Max, Model, QuerySet
 from django.utils import timezone
 
 from g2p_programs.choices import JOB_CHUNK_SIZE
+from g2p_programs.results import Notification
 from pbms.models import JobProgress, JobState
 from pbms.services import job_progress_advance, job_progress_create, job_progress_finish
 
@@ -270,6 +271,34 @@ def start_operation(
         operation_key=operation.key,
         holder_id=holder.pk,
         params=params or {},
+    )
+
+
+def queue_if_large(
+    *,
+    operation: Operation,
+    holder: Model,
+    total: int,
+    actor: Any,
+    title: str,
+    message: str,
+    kind: str = "warning",
+    params: dict[str, Any] | None = None,
+) -> Notification | None:
+    """When ``total`` rows exceed :func:`max_rows_inline`, start ``operation`` on ``holder``
+    (:func:`start_operation`) and return the sticky notification telling the officer it
+    started (``data={"queued": total}``); else None and the caller works inline."""
+    if total <= max_rows_inline():
+        return None
+    start_operation(
+        operation=operation,
+        holder=holder,
+        total=total,
+        actor_id=getattr(actor, "pk", None),
+        params=params,
+    )
+    return Notification(
+        title=title, message=message, type=kind, sticky=True, data={"queued": total}
     )
 
 

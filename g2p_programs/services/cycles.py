@@ -202,20 +202,16 @@ def cycle_to_approve(*, cycle: Cycle, actor: Actor) -> Notification:
                 _("Prepare the entitlements of this cycle before submitting it for approval.")
             )
         concerned = locked.entitlements.filter(state=EntitlementState.DRAFT).count()
-        if concerned > bulk.max_rows_inline():
-            bulk.start_operation(
-                operation=bulk.SET_PENDING,
-                holder=locked,
-                total=concerned,
-                actor_id=_actor_id(actor),
-            )
-            return Notification(
-                title=_("Cycle"),
-                message=_("Setting %d entitlements to pending validation started.") % concerned,
-                type="warning",
-                sticky=True,
-                data={"queued": concerned},
-            )
+        queued = bulk.queue_if_large(
+            operation=bulk.SET_PENDING,
+            holder=locked,
+            total=concerned,
+            actor=actor,
+            title=_("Cycle"),
+            message=_("Setting %d entitlements to pending validation started.") % concerned,
+        )
+        if queued:
+            return queued
         pending = _set_pending(locked, None)
         locked.state = CycleState.TO_APPROVE
         locked.save(update_fields=["state", "write_date"])
@@ -319,20 +315,16 @@ def cycle_check_eligibility(*, cycle: Cycle, actor: Actor) -> Notification:
         locked = lock_cycle(cycle)
         _ensure_draft(locked)
         concerned = _eligibility_checked(locked).count()
-        if concerned > bulk.max_rows_inline():
-            bulk.start_operation(
-                operation=bulk.CHECK_ELIGIBILITY,
-                holder=locked,
-                total=concerned,
-                actor_id=_actor_id(actor),
-            )
-            return Notification(
-                title=_("Eligibility"),
-                message=_("Eligibility check of %d beneficiaries started.") % concerned,
-                type="warning",
-                sticky=True,
-                data={"queued": concerned},
-            )
+        queued = bulk.queue_if_large(
+            operation=bulk.CHECK_ELIGIBILITY,
+            holder=locked,
+            total=concerned,
+            actor=actor,
+            title=_("Eligibility"),
+            message=_("Eligibility check of %d beneficiaries started.") % concerned,
+        )
+        if queued:
+            return queued
         enrolled, not_eligible = _check_eligibility(locked, None)
     return Notification(
         title=_("Eligibility"),
@@ -404,22 +396,18 @@ def _auto_approve_entitlements(*, cycle: Cycle, actor: Actor, manager: Any) -> N
             type="warning",
             sticky=True,
         )
-    if concerned > bulk.max_rows_inline():
-        bulk.start_operation(
-            operation=bulk.APPROVE_ENTITLEMENTS,
-            holder=cycle,
-            total=concerned,
-            actor_id=_actor_id(actor),
-            params={"actor_id": _actor_id(actor)},
-        )
-        return Notification(
-            title=_("Entitlements"),
-            message=_("Cycle %(name)s approved. Approval of %(n)d entitlements started.")
-            % {"name": cycle.name, "n": concerned},
-            type="warning",
-            sticky=True,
-            data={"queued": concerned},
-        )
+    queued = bulk.queue_if_large(
+        operation=bulk.APPROVE_ENTITLEMENTS,
+        holder=cycle,
+        total=concerned,
+        actor=actor,
+        title=_("Entitlements"),
+        message=_("Cycle %(name)s approved. Approval of %(n)d entitlements started.")
+        % {"name": cycle.name, "n": concerned},
+        params={"actor_id": _actor_id(actor)},
+    )
+    if queued:
+        return queued
     outcome = manager.approve(
         balance=program_fund_balance(program=cycle.program_id),
         approved_by_id=getattr(actor, "pk", None),
@@ -489,21 +477,17 @@ def cycle_mark_cancelled(*, cycle: Cycle, actor: Actor) -> Notification:
         if locked.state not in (CycleState.DRAFT, CycleState.TO_APPROVE, CycleState.APPROVED):
             raise ValidationError(_("Only draft, to approve or approved cycles can be cancelled."))
         concerned = _cancellable(locked).count()
-        if concerned > bulk.max_rows_inline():
-            bulk.start_operation(
-                operation=bulk.CANCEL_CYCLE,
-                holder=locked,
-                total=concerned,
-                actor_id=_actor_id(actor),
-            )
-            return Notification(
-                title=_("Cycle"),
-                message=_("Cancelling cycle %(name)s and its %(n)d entitlements started.")
-                % {"name": locked.name, "n": concerned},
-                type="warning",
-                sticky=True,
-                data={"queued": concerned},
-            )
+        queued = bulk.queue_if_large(
+            operation=bulk.CANCEL_CYCLE,
+            holder=locked,
+            total=concerned,
+            actor=actor,
+            title=_("Cycle"),
+            message=_("Cancelling cycle %(name)s and its %(n)d entitlements started.")
+            % {"name": locked.name, "n": concerned},
+        )
+        if queued:
+            return queued
         cancelled = _cancellable(locked).update(state=EntitlementState.CANCELLED, ern="")
         locked.state = CycleState.CANCELLED
         locked.save(update_fields=["state", "write_date"])

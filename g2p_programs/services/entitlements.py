@@ -199,21 +199,17 @@ def entitlements_approve(*, cycle: Cycle, actor: Actor) -> Notification:
         )
         manager = entitlement_manager(program=locked.program)
         concerned = locked.entitlements.filter(state__in=APPROVABLE).count()
-        if concerned > bulk.max_rows_inline():
-            bulk.start_operation(
-                operation=bulk.APPROVE_ENTITLEMENTS,
-                holder=locked,
-                total=concerned,
-                actor_id=_actor_id(actor),
-                params={"actor_id": _actor_id(actor)},
-            )
-            return Notification(
-                title=_("Entitlement"),
-                message=_("Approval of %d entitlements started.") % concerned,
-                type="warning",
-                sticky=True,
-                data={"queued": concerned},
-            )
+        queued = bulk.queue_if_large(
+            operation=bulk.APPROVE_ENTITLEMENTS,
+            holder=locked,
+            total=concerned,
+            actor=actor,
+            title=_("Entitlement"),
+            message=_("Approval of %d entitlements started.") % concerned,
+            params={"actor_id": _actor_id(actor)},
+        )
+        if queued:
+            return queued
         outcome = manager.approve(
             balance=program_fund_balance(program=locked.program_id),
             approved_by_id=_actor_id(actor),
@@ -296,20 +292,16 @@ def entitlements_cancel(*, cycle: Cycle, actor: Actor) -> Notification:
         locked = lock_cycle(cycle)
         manager = entitlement_manager(program=locked.program)
         concerned = locked.entitlements.filter(state__in=CANCELLABLE).count()
-        if concerned > bulk.max_rows_inline():
-            bulk.start_operation(
-                operation=bulk.CANCEL_ENTITLEMENTS,
-                holder=locked,
-                total=concerned,
-                actor_id=_actor_id(actor),
-            )
-            return Notification(
-                title=_("Entitlement"),
-                message=_("Cancelling %d entitlements started.") % concerned,
-                type="warning",
-                sticky=True,
-                data={"queued": concerned},
-            )
+        queued = bulk.queue_if_large(
+            operation=bulk.CANCEL_ENTITLEMENTS,
+            holder=locked,
+            total=concerned,
+            actor=actor,
+            title=_("Entitlement"),
+            message=_("Cancelling %d entitlements started.") % concerned,
+        )
+        if queued:
+            return queued
         cancelled = manager.cancel(locked)
     return Notification(
         title=_("Entitlement"),

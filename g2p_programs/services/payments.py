@@ -68,20 +68,17 @@ def payments_prepare(*, cycle: Cycle, actor: Actor) -> Notification:
                 message=_("All entitlements selected are not approved!"),
                 type="danger",
             )
-        concerned = manager.payable_entitlements(locked).count()
-        if concerned > bulk.max_rows_inline():
-            bulk.start_operation(
-                operation=bulk.PREPARE_PAYMENTS,
-                holder=locked,
-                total=concerned,
-                actor_id=getattr(actor, "pk", None),
-            )
-            return Notification(
-                title=_("Payment"),
-                message=_("Preparing Payments Asynchronously."),
-                sticky=True,
-                data={"queued": concerned},
-            )
+        queued = bulk.queue_if_large(
+            operation=bulk.PREPARE_PAYMENTS,
+            holder=locked,
+            total=manager.payable_entitlements(locked).count(),
+            actor=actor,
+            title=_("Payment"),
+            message=_("Preparing Payments Asynchronously."),
+            kind="success",
+        )
+        if queued:
+            return queued
         payments, batches = manager.prepare_payments(locked)
     if not payments:
         return Notification(

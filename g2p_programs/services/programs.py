@@ -384,21 +384,15 @@ def program_deduplicate(*, program: Program, actor: Actor) -> Notification:
         if not managers:
             raise ValidationError(_("No Deduplication Manager defined."))
         concerned = _dedup_rows(program).count()
-        if concerned > bulk.max_rows_inline():
-            bulk.start_operation(
-                operation=bulk.DEDUPLICATE,
-                holder=program,
-                total=concerned,
-                actor_id=getattr(actor, "pk", None),
-            )
-            return Notification(
-                _("Deduplication"),
-                _("Deduplication of %s beneficiaries started.") % concerned,
-                "warning",
-                sticky=True,
-                data={"queued": concerned},
-            )
-        return _dedup_result(managers)
+        queued = bulk.queue_if_large(
+            operation=bulk.DEDUPLICATE,
+            holder=program,
+            total=concerned,
+            actor=actor,
+            title=_("Deduplication"),
+            message=_("Deduplication of %s beneficiaries started.") % concerned,
+        )
+        return queued or _dedup_result(managers)
 
 
 def _dedup_rows(program: Program) -> Any:
