@@ -155,6 +155,7 @@ def workflow(
     method.__name__ = url_path.replace("-", "_")
     method.workflow_states = None if states is None else frozenset(states)  # type: ignore[attr-defined]
     method.workflow_show_if = show_if  # type: ignore[attr-defined]
+    method.workflow_changes = True  # type: ignore[attr-defined]
     return method
 
 
@@ -162,6 +163,9 @@ class WorkflowAdmin(ModelAdmin):
     """Shared by admins with workflow buttons: state-dependent visibility, confirm + run."""
 
     state_field = "state"
+    # Lock flags that hide every workflow button while a background job holds the record (its
+    # service would refuse with "Operation in progress: …"); read-only buttons stay.
+    lock_fields: tuple[str, ...] = ()
     confirm_template = "admin/g2p_programs/confirm.html"
 
     def _urlname(self, view: str) -> str:
@@ -171,12 +175,17 @@ class WorkflowAdmin(ModelAdmin):
         actions = super().get_actions_detail(request, object_id)
         if not actions or not str(object_id).isdigit():
             return actions
-        state = (
-            self.model.objects.filter(pk=object_id).values_list(self.state_field, flat=True).first()
+        row = (
+            self.model.objects.filter(pk=object_id)
+            .values_list(self.state_field, *self.lock_fields)
+            .first()
         )
+        state, locked = (row[0], any(row[1:])) if row else (None, False)
         shown = []
         obj = None
         for act in actions:
+            if locked and getattr(act.method, "workflow_changes", False):
+                continue
             states = getattr(act.method, "workflow_states", None)
             if states is not None and state not in states:
                 continue
@@ -382,6 +391,7 @@ ACTIVE = (ProgramState.ACTIVE,)
 
 @admin.register(Program)
 class ProgramAdmin(JobProgressFormMixin, WorkflowAdmin):
+    lock_fields = ("locked",)
     list_display = ("name", "target_type", "state", "enrolled_count", "cycles_count")
     list_filter = ("state", "target_type")
     search_fields = ("name",)
@@ -787,6 +797,7 @@ def cash_setup(cycle: Cycle) -> selectors.CashSetup:
 
 @admin.register(Cycle)
 class CycleAdmin(ServiceDeleteAdmin, JobProgressFormMixin, WorkflowAdmin):
+    lock_fields = ("locked", "program__locked")
     list_display = (
         "name",
         "program",

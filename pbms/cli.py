@@ -41,6 +41,20 @@ def _database_url_for_children() -> str:
     return embedded_pg.url({key: str(db[key]) for key in ("USER", "NAME", "HOST", "PORT")})
 
 
+def _demo_programs() -> None:
+    """The demo program and its role users, once (see :mod:`g2p_programs.demo`)."""
+    from g2p_programs import demo as program_demo
+
+    program = program_demo.demo_programs_load()
+    if program is not None:
+        logins = ", ".join(name for name, _ in program_demo.DEMO_USERS)
+        print(
+            f"Demo program '{program.name}' ready; role logins {logins} "
+            f"(password '{program_demo.DEMO_PASSWORD}').",
+            flush=True,
+        )
+
+
 def _ensure_login(*, demo: bool) -> tuple[str, str | None]:
     """Make sure an administrator can log in. Returns (login, password to print or None)."""
     from django.contrib.auth import get_user_model
@@ -89,6 +103,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         created = demo.demo_load(individuals=args.demo_size)
         if created:
             print(f"Loaded demo data: {created} individuals.", flush=True)
+        _demo_programs()
     login, password = _ensure_login(demo=args.demo)
 
     env = dict(
@@ -175,6 +190,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     call_command("migrate", interactive=False, verbosity=0)
     created = demo.demo_load(individuals=args.size, force=args.force)
+    _demo_programs()
     login, password = _ensure_login(demo=True)
     print(f"Demo data: {created} individuals created. Log in as '{login}' / '{password}'.")
     return 0

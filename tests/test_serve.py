@@ -140,6 +140,20 @@ def test_serve_demo_with_embedded_database_and_printed_login() -> None:
             == 50
         )
 
+        # The demo program is ready, and its program manager can log in and see it.
+        assert any(
+            "Demo program 'Household Cash Support' ready; role logins manager, approver, "
+            "finance (password 'demo')." in line
+            for line in output.lines
+        )
+        manager, _landed = _login(port, "manager", "demo")
+        programs = (
+            manager.open(f"http://127.0.0.1:{port}/admin/g2p_programs/program/", timeout=30)
+            .read()
+            .decode()
+        )
+        assert "Household Cash Support" in programs
+
         # A wrong password is refused and lands back on the login page.
         _opener, refused = _login(port, "admin", "wrong")
         assert refused.startswith(f"http://127.0.0.1:{port}/admin/login/")

@@ -145,10 +145,8 @@ def test_program_form_shows_counts_per_state_and_balance(client, admin_user):
         query = f"?program__id__exact={program.pk}"
         if state != "total":
             query += f"&amp;state__exact={state}"
-        assert (
-            f'data-state="{state}"><a class="text-primary-600" href="{beneficiaries}{query}">{n}</a></td>'
-            in html
-        )
+        link = f'<a class="text-primary-600" href="{beneficiaries}{query}">{n}</a>'
+        assert f'data-state="{state}">{link}</td>' in html
     assert "KES 1,500.00" in html
     assert "lock-banner" not in html
     # the managers are listed with links to their configuration forms
@@ -161,6 +159,36 @@ def test_program_form_shows_the_lock_banner(client, admin_user):
     client.force_login(admin_user)
     html = client.get(url("program_change", program.pk)).content.decode()
     assert "Operation in progress: Enrolling beneficiaries" in html
+
+
+def test_workflow_buttons_are_hidden_while_a_job_holds_the_program_or_cycle(client, admin_user):
+    from g2p_programs.tests.fixtures_money import make_cycle
+
+    program = full_program()
+    cycle = make_cycle(program)
+    client.force_login(admin_user)
+    program_buttons = ("program_enroll_eligible", "program_deduplicate", "program_end_program")
+    cycle_buttons = ("cycle_copy_beneficiaries", "cycle_prepare_entitlements", "cycle_cancel")
+    html = client.get(url("program_change", program.pk)).content.decode()
+    assert all(url(name, program.pk) in html for name in program_buttons)
+    html = client.get(url("cycle_change", cycle.pk)).content.decode()
+    assert all(url(name, cycle.pk) in html for name in cycle_buttons)
+
+    Program.objects.filter(pk=program.pk).update(locked=True, locked_reason="Eligibility check")
+    html = client.get(url("program_change", program.pk)).content.decode()
+    assert not any(url(name, program.pk) in html for name in program_buttons)
+    assert url("program_fund_report_link", program.pk) in html  # read-only: still there
+    # a cycle of a locked program is locked too (its services refuse)
+    html = client.get(url("cycle_change", cycle.pk)).content.decode()
+    assert not any(url(name, cycle.pk) in html for name in cycle_buttons)
+
+    Program.objects.filter(pk=program.pk).update(locked=False, locked_reason="")
+    Cycle.objects.filter(pk=cycle.pk).update(locked=True, locked_reason="Importing beneficiaries.")
+    html = client.get(url("cycle_change", cycle.pk)).content.decode()
+    assert not any(url(name, cycle.pk) in html for name in cycle_buttons)
+    assert "Operation in progress: Importing beneficiaries." in html
+    html = client.get(url("program_change", program.pk)).content.decode()
+    assert all(url(name, program.pk) in html for name in program_buttons)
 
 
 def test_program_buttons_follow_the_program_state(client, admin_user):
