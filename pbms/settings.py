@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "procrastinate.contrib.django",
     "g2p_registry_base",
     "g2p_programs",
+    "addons.g2p_rest",
     # Last: its ready() freezes the manager registry once every app has registered its managers.
     "pbms",
 ]

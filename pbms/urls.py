@@ -4,6 +4,7 @@ from django.urls import path
 from django.utils.translation import gettext_lazy as _
 from django.views.generic import RedirectView
 
+from addons.g2p_rest.api import api as rest_api
 from pbms import __version__
 
 admin.site.site_title = "OpenG2P PBMS"
@@ -26,4 +27,5 @@ urlpatterns = [
     path("web/login", RedirectView.as_view(url="/admin/login/", permanent=False)),
     path("web/health", health, name="health"),
     path("admin/", admin.site.urls),
+    path("api/v1/", rest_api.urls),
 ]
