@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "g2p_registry_base",
     "g2p_programs",
     "addons.g2p_rest",
+    "addons.g2p_rpc",
     # Last: its ready() freezes the manager registry once every app has registered its managers.
     "pbms",
 ]

@@ -1,6 +1,6 @@
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.urls import path
+from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
 from django.views.generic import RedirectView
 
@@ -28,4 +28,5 @@ urlpatterns = [
     path("web/health", health, name="health"),
     path("admin/", admin.site.urls),
     path("api/v1/", rest_api.urls),
+    path("", include("addons.g2p_rpc.urls")),
 ]
