@@ -250,7 +250,10 @@ class ModelAdapter:
 
     def read_value(self, obj: Any, f: RpcField, classic: bool) -> Any:
         if f.compute is not None:
-            return f.compute(obj)
+            value = f.compute(obj)
+            if f.type == "many2one" and not classic and isinstance(value, list):
+                return value[0]
+            return value
         assert f.attr is not None
         if f.type == "many2one":
             target = getattr(obj, f.attr)

@@ -85,6 +85,8 @@ def test_odoorpc_reads_registrants_with_relations(server, registrar, registry_da
     client = odoorpc_client(server, "registrar", "registrar-pass-123")
     assert client.env.uid == registrar.pk
     assert client.env.context["uid"] == registrar.pk
+    assert client.env.user.login == "registrar"
+    assert client.env.user.company_id.name == registry_data["alice"].company.name
     partners = client.env["res.partner"]
     record = partners.browse(alice.pk)
     assert record.name == "ACHIENG, ALICE"
