@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "g2p_programs",
     "addons.g2p_rest",
     "addons.g2p_rpc",
+    "g2p_payment_files",
     # Last: its ready() freezes the manager registry once every app has registered its managers.
     "pbms",
 ]
