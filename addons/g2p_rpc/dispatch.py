@@ -18,6 +18,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from addons.g2p_rpc.errors import AccessDenied, AccessError, UserError
+from addons.g2p_rpc.keys import api_key_user
 from addons.g2p_rpc.models_map import PUBLIC_METHODS, ModelAdapter, build_registry
 
 SERVER_VERSION = "17.0"
@@ -30,7 +31,8 @@ VERSION_INFO = {
 
 # Password hashing is deliberately slow and every object call carries the password; a
 # verified (uid, password, stored hash) triple is remembered briefly, keyed by an HMAC so no
-# password is held in memory. Changing the password changes the stored hash, which voids it.
+# password is held in memory. Changing the password changes the stored hash, which voids it; a
+# revoked API key stays usable for at most the TTL.
 _CHECK_TTL = 300.0
 _CHECK_MAX = 1024
 _checked: dict[str, float] = {}
@@ -50,6 +52,11 @@ def login(db: Any, login_name: Any, password: Any) -> Any:
     if db != db_name() or not isinstance(login_name, str) or not isinstance(password, str):
         return None
     user = django_authenticate(username=login_name, password=password)
+    if user is None:
+        # An API key stands in for the password (Odoo 14+), with the same login.
+        candidate = get_user_model()._default_manager.filter(username=login_name).first()
+        if candidate is not None and api_key_user(user=candidate, key=password):
+            user = candidate
     if user is None or not user.is_active:
         return None
     return user
@@ -71,7 +78,7 @@ def check_credentials(db: Any, uid: Any, password: Any) -> Any:
     now = time.monotonic()
     if _checked.get(key, 0.0) > now:
         return user
-    if not user.check_password(password):
+    if not user.check_password(password) and not api_key_user(user=user, key=password):
         raise AccessDenied()
     if len(_checked) >= _CHECK_MAX:
         _checked.clear()
