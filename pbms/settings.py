@@ -40,6 +40,8 @@ INSTALLED_APPS = [
     "addons.g2p_rest",
     "addons.g2p_rpc",
     "g2p_payment_files",
+    "g2p_pmt",
+    "addons.g2p_entitlement_in_kind",
     # Last: its ready() freezes the manager registry once every app has registered its managers.
     "pbms",
 ]
