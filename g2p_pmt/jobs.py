@@ -4,7 +4,9 @@ Discovered by procrastinate (``jobs`` modules). The job scans the registrants of
 target kind in keyset chunks (``WHERE id > after ORDER BY id LIMIT n``, never ``OFFSET``); each
 chunk is one upsert in its own transaction holding the advisory lock
 ``g2p_pmt.recompute:program:<id>`` and advancing the progress record with it. The upsert is
-idempotent, so a redelivered or retried job simply runs again.
+idempotent, so a redelivered or retried job simply runs again. When another recompute of the
+same program holds the lock, this one raises :class:`RecomputeBusy` and procrastinate retries it
+later, so a change made while the other one was already past its rows is still picked up.
 """
 
 from __future__ import annotations
@@ -23,6 +25,10 @@ def pmt_scores_recompute_run(progress_id: int, program_id: int) -> None:
     pmt_scores_recompute_execute(progress_id=progress_id, program_id=program_id)
 
 
+class RecomputeBusy(RuntimeError):
+    """Another recompute of the same program is running; retry later."""
+
+
 def _try_lock(key: str) -> bool:
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_try_advisory_xact_lock(hashtextextended(%s, 0))", [key])
@@ -30,8 +36,9 @@ def _try_lock(key: str) -> bool:
 
 
 def pmt_scores_recompute_execute(*, progress_id: int, program_id: int) -> int:
-    """Run the recompute; returns the number of scores changed (0 when another delivery holds
-    the lock or the configuration is gone or disabled)."""
+    """Run the recompute; returns the number of scores changed (0 when the progress record is
+    already finished or the configuration is gone or disabled). Raises :class:`RecomputeBusy`
+    when another recompute of the program holds the lock (the scores written so far stay)."""
     from g2p_pmt import queries, selectors
     from g2p_pmt.models import PmtConfig
     from g2p_programs.bulk import chunk_size
@@ -62,7 +69,7 @@ def pmt_scores_recompute_execute(*, progress_id: int, program_id: int) -> int:
     while True:
         with transaction.atomic():
             if not _try_lock(key):
-                return changed
+                raise RecomputeBusy(key)
             window = rows.filter(pk__gt=after).order_by("pk").values("pk")[:size]
             agg = Registrant.objects.filter(pk__in=window).aggregate(upto=Max("pk"), n=Count("pk"))
             if agg["upto"] is None:

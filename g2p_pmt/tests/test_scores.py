@@ -264,3 +264,25 @@ def test_large_change_enqueues_the_job_which_scores_everyone(settings) -> None: 
     assert set(PmtScore.objects.values_list("score", flat=True)) == {Decimal("8")}
     # redelivery of a finished job does nothing
     assert pmt_scores_recompute_execute(progress_id=progress.pk, program_id=program.pk) == 0
+
+
+def test_job_retries_later_while_another_recompute_holds_the_program(settings) -> None:  # type: ignore[no-untyped-def]
+    import psycopg
+
+    from g2p_pmt.jobs import RecomputeBusy
+
+    settings.G2P_MAX_ROWS_INLINE = 0
+    program = ProgramFactory()
+    IndividualFactory(additional_g2p_info={"x1": 10, "x2": 10})
+    pmt_config_save(program=program, enabled=True, indicators=UPSTREAM_EXAMPLE, actor=None)
+    progress = JobProgress.objects.get(operation="g2p_pmt.recompute")
+    params = connection.get_connection_params()
+    with psycopg.connect(**params, autocommit=True) as other:
+        other.execute(
+            "SELECT pg_advisory_lock(hashtextextended(%s, 0))",
+            [f"g2p_pmt.recompute:program:{program.pk}"],
+        )
+        with pytest.raises(RecomputeBusy):
+            pmt_scores_recompute_execute(progress_id=progress.pk, program_id=program.pk)
+    assert not PmtScore.objects.exists()
+    assert pmt_scores_recompute_execute(progress_id=progress.pk, program_id=program.pk) == 1
