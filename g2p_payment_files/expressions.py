@@ -67,7 +67,7 @@ _ACCOUNT_FIELDS = {
 }
 
 
-def annotations(lookups: Sequence[str]) -> dict[str, Subquery]:
+def account_annotations(lookups: Sequence[str]) -> dict[str, Subquery]:
     """Correlated subqueries for the bank account lookups among ``lookups`` (lazy)."""
     result = {}
     for lookup in lookups:

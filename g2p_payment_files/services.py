@@ -43,7 +43,7 @@ from g2p_payment_files.choices import (
 )
 from g2p_payment_files.expressions import (
     Expression,
-    annotations,
+    account_annotations,
     compile_columns,
     compile_expression,
 )
@@ -73,7 +73,7 @@ def _rows(batch: PaymentBatch, exprs: list[Expression]) -> Iterator[dict[str, An
     return (
         Payment.objects.filter(batch=batch, state=PaymentState.SENT)
         .exclude(status=PaymentStatus.FAILED)
-        .annotate(**annotations(lookups))
+        .annotate(**account_annotations(lookups))
         .order_by("pk")
         .values(*lookups)
         .iterator(chunk_size=FILE_FETCH_SIZE)
@@ -108,15 +108,29 @@ def _write_xlsx(
     headers: list[str], lines: Iterable[list[str]], *, qr_column: int | None
 ) -> tuple[bytes, int]:
     from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
     from openpyxl.drawing.image import Image
     from openpyxl.utils import get_column_letter
 
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(_("Payments"))
-    sheet.append(headers)
+
+    def cells(values: list[str]) -> list[Any]:
+        # openpyxl writes text starting with "=" as a formula; registry data never is one
+        out: list[Any] = []
+        for value in values:
+            if value.startswith("="):
+                cell = WriteOnlyCell(sheet, value=value)
+                cell.data_type = "s"
+                out.append(cell)
+            else:
+                out.append(value)
+        return out
+
+    sheet.append(cells(headers))
     count = 0
     for line in lines:
-        sheet.append(line)
+        sheet.append(cells(line))
         count += 1
         if qr_column is not None and line[qr_column]:
             image = Image(_qr_png(line[qr_column]))
@@ -315,7 +329,7 @@ def reconciliation_import(
                 checksum=checksum,
                 row_count=len(rows),
                 reconciled=0,
-                imported_by=actor if getattr(actor, "pk", None) else None,
+                imported_by_id=getattr(actor, "pk", None),
             )
             result.reconciled = queries.apply_staged_results(import_id=record.pk)
             ReconciliationImport.objects.filter(pk=record.pk).update(reconciled=result.reconciled)

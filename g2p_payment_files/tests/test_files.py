@@ -298,3 +298,23 @@ def test_dry_run_checks_and_changes_nothing(inline):
     assert _snapshot(cycle) == before
     done = reconciliation_import(filename="p.csv", content=content, actor=None)
     assert done.reconciled == 1
+
+
+def test_xlsx_cells_are_text_never_formulas(inline):
+    config = file_config("Formula", "xlsx")
+    cycle = file_program("Formula", config={"file_config_ids": [config.pk]})
+    person = Registrant(is_group=False, given_name="Eve", family_name='=HYPERLINK("x")')
+    person.save()
+    account = bank_account(person, "KE-009")
+    account.acc_holder_name = "=1+1"
+    account.save()
+    add_beneficiaries(cycle, [person])
+    approve_and_prepare(cycle)
+    payment_services.payments_send(cycle=cycle, actor=None)
+    sheet = load_workbook(io.BytesIO(bytes(PaymentFile.objects.get().content))).active
+    row = list(sheet.iter_rows(min_row=2, max_row=2))[0]
+    assert [(c.value, c.data_type) for c in row[1:4]] == [
+        ('=HYPERLINK("X")', "s"),
+        ("KE-009", "s"),
+        ("=1+1", "s"),
+    ]

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.django_db
 
 def _sent_cycle_counts(n: int) -> tuple[int, int]:
     csv_config = file_config(f"Count CSV {n}", "csv")
-    xlsx_config = file_config(f"Count XLSX {n}", "xlsx", qr="payment.name")
+    xlsx_config = file_config(f"Count XLSX {n}", "xlsx")
     cycle = file_program(
         f"Count {n}",
         config={"max_batch_size": 5000, "file_config_ids": [csv_config.pk, xlsx_config.pk]},
