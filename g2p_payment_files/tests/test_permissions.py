@@ -75,6 +75,8 @@ def test_finance_validator_downloads_and_reconciles_in_the_back_office(sent_file
 
     payment = Payment.objects.order_by("pk").first()
     upload = reverse("admin:g2p_payment_files_reconcile")
+    imports = client.get(reverse("admin:g2p_payment_files_reconciliationimport_changelist"))
+    assert f'href="{upload}" id="reconcile-upload-link"' in imports.content.decode()
     bad = client.post(
         upload,
         {
