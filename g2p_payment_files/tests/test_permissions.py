@@ -9,7 +9,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from g2p_payment_files.models import PaymentFile, ReconciliationImport
+from g2p_payment_files.models import PaymentFile, PaymentFileConfig, ReconciliationImport
 from g2p_payment_files.services import payment_file_for_download, reconciliation_import
 from g2p_payment_files.tests.conftest import approve_and_prepare, file_config, file_program
 from g2p_programs.models import Payment
@@ -98,3 +98,25 @@ def test_finance_validator_downloads_and_reconciles_in_the_back_office(sent_file
     payment.refresh_from_db()
     assert (payment.state, payment.status) == ("reconciled", "paid")
     assert ReconciliationImport.objects.get().imported_by == finance
+
+
+def test_back_office_refuses_a_bad_template_naming_the_column(admin_user, client):
+    client.force_login(admin_user)
+    url = reverse("admin:g2p_payment_files_paymentfileconfig_add")
+    columns = '[{"header": "Amount", "expression": "payment.amount_issued|exec"}]'
+    response = client.post(
+        url,
+        {"name": "Bank", "file_format": "csv", "columns": columns, "qr_header": "QR"},
+    )
+    assert response.status_code == 200
+    assert "Column 1 &quot;Amount&quot;: unknown filter &quot;exec&quot;." in (
+        response.content.decode()
+    )
+    good = '[{"header": "Amount", "expression": "payment.amount_issued|amount"}]'
+    saved = client.post(
+        url, {"name": "Bank", "file_format": "csv", "columns": good, "qr_header": "QR"}
+    )
+    assert saved.status_code == 302
+    assert PaymentFileConfig.objects.get().columns == [
+        {"header": "Amount", "expression": "payment.amount_issued|amount"}
+    ]
