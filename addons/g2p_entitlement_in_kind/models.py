@@ -29,8 +29,11 @@ class EntitlementItemLine(models.Model):
     database refuses more than ``quantity``.
     """
 
+    # The database deletes the lines with their entitlement (``ON DELETE CASCADE``, migration
+    # 0002): the ORM then issues no extra query per deletion, so deleting entitlements stays
+    # the fixed number of queries the programs app promises.
     entitlement = models.ForeignKey(
-        Entitlement, on_delete=models.CASCADE, related_name="item_lines"
+        Entitlement, on_delete=models.DO_NOTHING, related_name="item_lines"
     )
     product = models.CharField(_("product"), max_length=255)
     unit = models.CharField(_("unit"), max_length=64)

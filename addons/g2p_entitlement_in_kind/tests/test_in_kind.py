@@ -223,3 +223,16 @@ def test_background_path_creates_the_lines_chunk_by_chunk(settings, monkeypatch)
     assert entitlements_prepare_execute(progress_id=progress.pk, cycle_id=cycle.pk) is True
     assert Entitlement.objects.filter(cycle=cycle, is_cash_entitlement=False).count() == 11
     assert EntitlementItemLine.objects.filter(entitlement__cycle=cycle).count() == 33
+
+
+def test_deleting_an_entitlement_deletes_its_lines() -> None:
+    from g2p_programs.services import records
+
+    program = _program(name="Deleted")
+    cycle = make_cycle(program)
+    add_beneficiaries(cycle, [individual("Ann"), individual("Bob")])
+    entitlement_services.entitlements_prepare(cycle=cycle, actor=None)
+    ann = Entitlement.objects.get(cycle=cycle, registrant__given_name="Ann")
+    records.entitlements_delete(entitlement_ids=[ann.pk], actor=None)
+    assert not EntitlementItemLine.objects.filter(entitlement_id=ann.pk).exists()
+    assert EntitlementItemLine.objects.filter(entitlement__cycle=cycle).count() == 3
