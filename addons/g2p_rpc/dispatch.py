@@ -19,7 +19,7 @@ from django.db import transaction
 
 from addons.g2p_rpc.errors import AccessDenied, AccessError, UserError
 from addons.g2p_rpc.keys import api_key_user
-from addons.g2p_rpc.models_map import PUBLIC_METHODS, ModelAdapter, build_registry
+from addons.g2p_rpc.models_map import ADAPTERS, PUBLIC_METHODS, ModelAdapter, build_registry
 
 SERVER_VERSION = "17.0"
 VERSION_INFO = {
@@ -44,7 +44,9 @@ def db_name() -> str:
 
 @functools.cache
 def registry() -> dict[str, ModelAdapter]:
-    return build_registry()
+    from addons.g2p_rpc.programs_map import PROGRAM_ADAPTERS
+
+    return build_registry((*ADAPTERS, *PROGRAM_ADAPTERS))
 
 
 def login(db: Any, login_name: Any, password: Any) -> Any:
@@ -102,7 +104,10 @@ def call_kw(user: Any, model: Any, method: Any, args: Any, kwargs: Any) -> Any:
     context = kwargs.get("context")
     if context is not None and not isinstance(context, dict):
         raise ValueError("context must be a dictionary")
-    if method not in ("search", "search_count", "search_read", "read", "name_search"):
+    keeps_context: frozenset[str] = getattr(adapter, "context_methods", frozenset())
+    if method not in ("search", "search_count", "search_read", "read", "name_search") and (
+        method not in keeps_context
+    ):
         kwargs.pop("context", None)
     with transaction.atomic():
         return getattr(adapter, method)(user, *args, **kwargs)

@@ -41,3 +41,21 @@ class RpcApiKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.index}…)"
+
+
+class RpcWizardRecord(models.Model):
+    """A record of an upstream transient (wizard) model made over RPC, e.g.
+    ``g2p.assign.program.wizard``: its values and context until its action runs. Only the
+    user who made it can read it or run its action."""
+
+    model = models.CharField(_("model"), max_length=64)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    values = models.JSONField(_("values"), default=dict)
+    context = models.JSONField(_("context"), default=dict)
+    create_date = models.DateTimeField(_("created on"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("RPC wizard record")
+
+    def __str__(self) -> str:
+        return f"{self.model},{self.pk}"
