@@ -9,12 +9,14 @@ back, so nothing changes.
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, ClassVar
 
 from django.db import models
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from addons.g2p_rpc.errors import AccessError, MissingError, UserError
 from addons.g2p_rpc.fields import RpcField, to_wire
@@ -49,6 +51,7 @@ from g2p_programs.services import cycles, entitlements, funds, payments, program
 from g2p_registry_base.models import Registrant
 from pbms import domains
 
+WIZARD_LIFETIME_HOURS = 1
 _SCALAR_KINDS = {"char", "text", "selection", "boolean", "integer", "date", "datetime"}
 
 
@@ -781,6 +784,10 @@ class WizardAdapter(ModelAdapter):
         values = {**self.defaults(), **vals}
         self.check_values(user, values, context or {})
         active_ids = _ids((context or {}).get("active_ids"))
+        # Like Odoo's transient models, records left without their action are dropped later.
+        RpcWizardRecord.objects.filter(
+            create_date__lt=timezone.now() - datetime.timedelta(hours=WIZARD_LIFETIME_HOURS)
+        ).delete()
         record = RpcWizardRecord.objects.create(
             model=self.name, user=user, values=values, context={"active_ids": active_ids}
         )
