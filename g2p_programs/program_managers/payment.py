@@ -70,10 +70,11 @@ class PaymentManager(BaseManager):
         raise NotImplementedError
 
     def payable_entitlements(self, cycle: Cycle) -> Any:
-        """Approved entitlements of the cycle without a live payment (lazy)."""
-        return Entitlement.objects.filter(cycle=cycle, state=EntitlementState.APPROVED).filter(
-            ~live_payment_exists()
-        )
+        """Approved cash entitlements of the cycle without a live payment (lazy); in-kind
+        entitlements (``is_cash_entitlement`` false) are distributed as goods, never paid."""
+        return Entitlement.objects.filter(
+            cycle=cycle, state=EntitlementState.APPROVED, is_cash_entitlement=True
+        ).filter(~live_payment_exists())
 
     def sendable_payments(self, cycle: Cycle, batch_ids: list[int] | None = None) -> Any:
         """The cycle's issued payments that have not failed, of ``batch_ids`` when given

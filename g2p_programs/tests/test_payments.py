@@ -249,3 +249,23 @@ def test_bad_tag_domain_is_refused_naming_the_tag(finance):
         services.payments_prepare(cycle=cycle, actor=finance)
     assert "Batch tag 'Broken'" in exc.value.message_dict["batch_tag_ids"][0]
     assert not Payment.objects.exists()
+
+
+def test_non_cash_entitlements_are_never_paid(finance):
+    everyone = tag("All", 1)
+    program, cycle = approved_entitlements(
+        [individual("A"), individual("B")],
+        payment={"create_batch": True, "batch_tag_ids": [everyone.pk]},
+    )
+    goods = Entitlement.objects.filter(cycle=cycle).order_by("pk").first()
+    Entitlement.objects.filter(pk=goods.pk).update(is_cash_entitlement=False)
+
+    result = services.payments_prepare(cycle=cycle, actor=finance)
+
+    assert result.data["payments"] == 1
+    assert list(Payment.objects.values_list("entitlement__is_cash_entitlement", flat=True)) == [
+        True
+    ]
+    again = services.payments_prepare(cycle=cycle, actor=finance)
+    assert again.message == "There are no new payments issued!"
+    assert Payment.objects.count() == 1
