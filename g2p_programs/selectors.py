@@ -41,16 +41,17 @@ def program_list(*, state: str | None = None, active: bool | None = True) -> Que
     return qs
 
 
-def memberships_count_by_state(*, program: Program) -> dict[str, int]:
+def memberships_count_by_state(
+    *, program: Program, include_disabled: bool = True
+) -> dict[str, int]:
     """Memberships of ``program`` per state, every state present (0 when none), plus
-    ``"total"``: ONE ``GROUP BY`` query over ``program_membership_state_idx``."""
+    ``"total"``: ONE ``GROUP BY`` query over ``program_membership_state_idx``. Without
+    ``include_disabled`` the memberships of disabled registrants are left out."""
     counts: dict[str, Any] = {s.value: 0 for s in MembershipState}
-    rows = (
-        ProgramMembership.objects.filter(program=program)
-        .order_by()
-        .values_list("state")
-        .annotate(n=Count("pk"))
-    )
+    memberships = ProgramMembership.objects.filter(program=program)
+    if not include_disabled:
+        memberships = memberships.filter(registrant__disabled__isnull=True)
+    rows = memberships.order_by().values_list("state").annotate(n=Count("pk"))
     for state, n in rows:
         counts[state] = n
     counts["total"] = sum(counts[s.value] for s in MembershipState)
@@ -101,19 +102,8 @@ def required_manager(*, program: Program, kind: ManagerKind) -> Any:
 
 def beneficiaries_count_by_state(*, program: Program) -> dict[str, int]:
     """As :func:`memberships_count_by_state`, under upstream's record rule: memberships of
-    disabled registrants are not counted (the beneficiaries list hides them). One ``GROUP BY``
-    query."""
-    counts: dict[str, Any] = {s.value: 0 for s in MembershipState}
-    rows = (
-        ProgramMembership.objects.filter(program=program, registrant__disabled__isnull=True)
-        .order_by()
-        .values_list("state")
-        .annotate(n=Count("pk"))
-    )
-    for state, n in rows:
-        counts[state] = n
-    counts["total"] = sum(counts[s.value] for s in MembershipState)
-    return counts
+    disabled registrants are not counted (the beneficiaries list hides them). One query."""
+    return memberships_count_by_state(program=program, include_disabled=False)
 
 
 def program_membership_list() -> QuerySet[ProgramMembership]:

@@ -144,7 +144,11 @@ def _count(
     kind: str,
 ) -> Callable[[Program], int]:
     def compute(program: Program) -> int:
-        counts = selectors.beneficiaries_count_by_state(program=program)
+        # the three count fields of one record share one GROUP BY query
+        counts = getattr(program, "_rpc_beneficiary_counts", None)
+        if counts is None:
+            counts = selectors.beneficiaries_count_by_state(program=program)
+            program._rpc_beneficiary_counts = counts  # type: ignore[attr-defined]
         return int(counts["total" if kind == "total" else kind])
 
     return compute

@@ -29,6 +29,7 @@ from g2p_programs.choices import (
     MembershipState,
 )
 from g2p_programs.models import Cycle, CycleMembership, Entitlement, Program, ProgramMembership
+from g2p_programs.program_managers.entitlement import CANCELLABLE
 from g2p_programs.program_managers.notification import notify
 from g2p_programs.queries import cycles as queries
 from g2p_programs.results import Notification
@@ -499,15 +500,8 @@ def cycle_mark_cancelled(*, cycle: Cycle, actor: Actor) -> Notification:
     )
 
 
-CANCELLABLE_STATES = (
-    EntitlementState.DRAFT,
-    EntitlementState.PENDING_VALIDATION,
-    EntitlementState.APPROVED,
-)
-
-
 def _cancellable(cycle: Cycle) -> Any:
-    return Entitlement.objects.filter(cycle_id=cycle.pk, state__in=CANCELLABLE_STATES)
+    return Entitlement.objects.filter(cycle_id=cycle.pk, state__in=CANCELLABLE)
 
 
 @bulk.planner(bulk.CANCEL_CYCLE)

@@ -41,6 +41,7 @@ from g2p_programs.choices import (
     ManagerKind,
 )
 from g2p_programs.models import Cycle, Entitlement, Program
+from g2p_programs.program_managers.entitlement import APPROVABLE, CANCELLABLE
 from g2p_programs.program_managers.notification import notify
 from g2p_programs.queries.entitlements import ApprovalOutcome
 from g2p_programs.results import Notification
@@ -51,12 +52,6 @@ from g2p_registry_base.services import Actor, require_perm
 from pbms.services import job_progress_advance
 
 PERM = "g2p_programs"
-APPROVABLE = (EntitlementState.DRAFT, EntitlementState.PENDING_VALIDATION)
-CANCELLABLE = (
-    EntitlementState.DRAFT,
-    EntitlementState.PENDING_VALIDATION,
-    EntitlementState.APPROVED,
-)
 
 
 def entitlement_manager(*, program: Program) -> Any:
