@@ -8,9 +8,8 @@ class PaymentFilesConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from django.db.models.signals import post_migrate
-
         from g2p_payment_files import program_managers, roles
+        from g2p_registry_base.roles import register_addon_roles
 
         program_managers.load()
-        post_migrate.connect(roles.sync_roles_after_migrate, sender=self)
+        register_addon_roles(self, roles.ROLE_PERMISSIONS)

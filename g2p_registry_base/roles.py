@@ -95,3 +95,48 @@ def sync_roles_after_migrate(**kwargs: Any) -> None:
     for app_config in global_apps.get_app_configs():
         create_permissions(app_config, verbosity=0, using=kwargs.get("using", "default"))
     sync_roles()
+
+
+# Add-on apps grant their own permissions to the shared roles: app label -> role -> codenames.
+ADDON_ROLES: dict[str, dict[str, frozenset[str]]] = {}
+
+
+def register_addon_roles(app_config: Any, role_codenames: dict[str, set[str]]) -> None:
+    """Give ``role_codenames`` (role -> codenames of the app's own permissions) to the roles after
+    every ``migrate`` and whenever the base data is restored; call from the app's ``ready()``."""
+    from django.db.models.signals import post_migrate
+
+    ADDON_ROLES[app_config.label] = {role: frozenset(c) for role, c in role_codenames.items()}
+    post_migrate.connect(
+        _addon_roles_after_migrate, sender=app_config, dispatch_uid=f"roles:{app_config.label}"
+    )
+
+
+def sync_addon_roles() -> None:
+    """Make each role hold exactly the add-on permissions registered for it (idempotent)."""
+    from django.contrib.auth.models import Group, Permission
+
+    for app_label, role_map in ADDON_ROLES.items():
+        for role, codenames in role_map.items():
+            group, _created = Group.objects.get_or_create(name=role)
+            wanted = list(
+                Permission.objects.filter(content_type__app_label=app_label, codename__in=codenames)
+            )
+            missing = codenames - {p.codename for p in wanted}
+            if missing:
+                raise RuntimeError(f"permissions missing for role {role}: {sorted(missing)}")
+            stale = group.permissions.filter(content_type__app_label=app_label).exclude(
+                pk__in=[p.pk for p in wanted]
+            )
+            group.permissions.remove(*stale)
+            group.permissions.add(*wanted)
+
+
+def _addon_roles_after_migrate(**kwargs: Any) -> None:
+    from django.apps import apps as global_apps
+    from django.contrib.auth.management import create_permissions
+
+    using = kwargs.get("using", "default")
+    for label in ADDON_ROLES:
+        create_permissions(global_apps.get_app_config(label), verbosity=0, using=using)
+    sync_addon_roles()

@@ -45,3 +45,4 @@ def ensure_base_data(using: str = "default") -> None:
         create_permissions(app_config, verbosity=0, using=using)
     registry_roles.sync_roles()
     program_roles.sync_roles()
+    registry_roles.sync_addon_roles()

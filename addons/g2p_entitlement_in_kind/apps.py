@@ -9,4 +9,10 @@ class InKindEntitlementConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from addons.g2p_entitlement_in_kind import program_managers  # noqa: F401 - registers
+        from addons.g2p_entitlement_in_kind import (  # noqa: F401 - registers the manager
+            program_managers,
+            roles,
+        )
+        from g2p_registry_base.roles import register_addon_roles
+
+        register_addon_roles(self, roles.ROLE_PERMISSIONS)

@@ -236,3 +236,26 @@ def test_deleting_an_entitlement_deletes_its_lines() -> None:
     records.entitlements_delete(entitlement_ids=[ann.pk], actor=None)
     assert not EntitlementItemLine.objects.filter(entitlement_id=ann.pk).exists()
     assert EntitlementItemLine.objects.filter(entitlement__cycle=cycle).count() == 3
+
+
+def test_finance_validator_records_distribution_others_are_refused(
+    django_user_model, validator_user, program_manager_user, finance
+) -> None:  # type: ignore[no-untyped-def]
+    from django.core.exceptions import PermissionDenied
+
+    entitlement = _approved_entitlement()
+    for user in (validator_user, program_manager_user):
+        assert user.has_perm("g2p_entitlement_in_kind.view_entitlementitemline")
+        with pytest.raises(PermissionDenied):
+            entitlement_items_distribute(
+                entitlement=entitlement, quantities={"Rice": 1}, actor=user
+            )
+    assert set(
+        EntitlementItemLine.objects.filter(entitlement=entitlement).values_list(
+            "quantity_distributed", flat=True
+        )
+    ) == {Decimal("0")}
+    entitlement_items_distribute(entitlement=entitlement, quantities={"Rice": 3}, actor=finance)
+    assert EntitlementItemLine.objects.get(
+        entitlement=entitlement, product="Rice"
+    ).quantity_distributed == Decimal("3")
