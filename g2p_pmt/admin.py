@@ -11,12 +11,14 @@ import json
 from typing import Any
 
 from django.contrib import admin, messages
+from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from unfold.admin import ModelAdmin, TabularInline
 
 from g2p_pmt import services
 from g2p_pmt.models import PmtConfig, PmtIndicator, PmtScore
+from g2p_registry_base.panels import Panel
 
 
 class PmtIndicatorInline(TabularInline):
@@ -63,3 +65,33 @@ class PmtScoreAdmin(ModelAdmin):
     @admin.display(description=_("why this score"))
     def why_this_score(self, obj: PmtScore) -> str:
         return format_html("<pre>{}</pre>", json.dumps(obj.breakdown, indent=2))
+
+
+def _breakdown_text(score: PmtScore) -> str:
+    lines = [
+        f"{e.get('indicator')}: {e.get('value')} × {e.get('weight')} = {e.get('points')}"
+        for e in (score.breakdown or [])
+    ]
+    return f"{score.program.name} — " + "; ".join(lines) if lines else ""
+
+
+def registrant_pmt_panel(registrant: Any, request: Any) -> Panel | None:
+    """The registrant's score in every program with PMT, with why (one query)."""
+    if not request.user.has_perm("g2p_pmt.view_pmtscore"):
+        return None
+    scores = list(
+        PmtScore.objects.filter(registrant=registrant)
+        .select_related("program")
+        .order_by("program__name")
+    )
+    return Panel(
+        key="pmt",
+        title=str(_("Proxy means test")),
+        columns=[str(_("Program")), str(_("Score")), str(_("Computed on"))],
+        rows=[
+            (s.program.name, s.score.normalize(), date_format(s.computed_at, "DATETIME_FORMAT"))
+            for s in scores
+        ],
+        details=[_breakdown_text(s) for s in scores],
+        empty_text=str(_("No PMT score: no program with PMT enabled scores this registrant.")),
+    )

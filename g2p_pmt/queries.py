@@ -156,7 +156,7 @@ def upsert_pmt_scores(
                   FROM {group_membership} gm
                   JOIN {registrant} m ON m.id = gm.individual_id
                  WHERE gm.group_id = r.id AND m.disabled IS NULL
-                   AND (gm.ended_date IS NULL OR gm.ended_date > now())
+                   AND (gm.ended_date IS NULL OR gm.ended_date > statement_timestamp())
             ) mem ON true
             """
         ).format(

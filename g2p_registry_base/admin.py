@@ -346,6 +346,7 @@ class RegistrantAdminBase(ModelAdmin):
     actions_detail = ("disable_detail", "enable_detail")
     change_list_template = "admin/g2p_registry_base/registrant/change_list.html"
     change_form_outer_before_template = "admin/g2p_registry_base/registrant/disabled_banner.html"
+    change_form_after_template = "admin/g2p_registry_base/registrant/panels.html"
     history_template = "admin/g2p_registry_base/registrant/history.html"
     disable_template = "admin/g2p_registry_base/registrant/disable.html"
     export_basename = "registrants"
@@ -417,6 +418,20 @@ class RegistrantAdminBase(ModelAdmin):
 
     def registrant_fieldsets(self) -> Sequence[Any]:
         raise NotImplementedError
+
+    def render_change_form(
+        self,
+        request: HttpRequest,
+        context: dict[str, Any],
+        add: bool = False,
+        change: bool = False,
+        form_url: str = "",
+        obj: Any = None,
+    ) -> Any:
+        from g2p_registry_base.panels import registrant_panels
+
+        context["registrant_panels"] = registrant_panels(obj, request) if obj is not None else []
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
     def get_form(
         self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any

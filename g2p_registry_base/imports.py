@@ -116,6 +116,7 @@ from g2p_registry_base.models import (
     normalize_phone,
 )
 from g2p_registry_base.services import Actor, require_perm, validation_error_from_db
+from g2p_registry_base.signals import send_registrants_changed
 
 logger = logging.getLogger(__name__)
 
@@ -1211,6 +1212,7 @@ def _run(
                 t0 = time.perf_counter()
                 result.created, result.updated = _write(parsed, lookups)
                 result.written = True
+                send_registrants_changed(r.registrant_id for r in parsed.rows if not r.bad)
                 result.timings["write"] = time.perf_counter() - t0
             else:
                 result.created = result.updated = 0

@@ -28,6 +28,7 @@ from g2p_registry_base.models import (
     RegistrantId,
     Relationship,
 )
+from g2p_registry_base.signals import send_registrants_changed
 
 Actor = AbstractUser | AnonymousUser | None
 
@@ -69,6 +70,7 @@ def registrant_save(*, registrant: Registrant, actor: Actor) -> Registrant:
             if _changes_disabled_state(registrant):
                 require_perm(actor, "g2p_registry_base.disable_registrant")
             registrant.save()
+            send_registrants_changed([registrant.pk])
     except IntegrityError as exc:
         raise validation_error_from_db(exc) from exc
     return registrant
@@ -105,21 +107,29 @@ def registrants_disable(*, registrant_ids: Sequence[int], reason: str, actor: Ac
         )
     user_id = getattr(actor, "pk", None)
     with transaction.atomic():
-        return Registrant.objects.filter(pk__in=list(registrant_ids), disabled__isnull=True).update(
+        count = Registrant.objects.filter(
+            pk__in=list(registrant_ids), disabled__isnull=True
+        ).update(
             disabled=timezone.now(),
             disabled_reason=reason,
             disabled_by_id=user_id,
             write_date=timezone.now(),
         )
+        if count:
+            send_registrants_changed(registrant_ids)
+        return count
 
 
 def registrants_enable(*, registrant_ids: Sequence[int], actor: Actor) -> int:
     """Enable disabled registrants again (clears date, reason and author). One ``UPDATE``."""
     require_perm(actor, "g2p_registry_base.disable_registrant")
     with transaction.atomic():
-        return Registrant.objects.filter(
+        count = Registrant.objects.filter(
             pk__in=list(registrant_ids), disabled__isnull=False
         ).update(disabled=None, disabled_reason="", disabled_by_id=None, write_date=timezone.now())
+        if count:
+            send_registrants_changed(registrant_ids)
+        return count
 
 
 def membership_save(
@@ -138,6 +148,7 @@ def membership_save(
             if kind_list is not None:
                 membership_check_unique_kinds(membership=membership, kinds=kind_list)
                 membership.kinds.set(kind_list)
+            send_registrants_changed([membership.individual_id])
     except IntegrityError as exc:
         raise validation_error_from_db(exc) from exc
     return membership
@@ -219,4 +230,9 @@ def registrant_delete(*, registrant: Registrant, actor: Actor) -> None:
     model = "group" if registrant.is_group else "individual"
     require_perm(actor, f"g2p_registry_base.delete_{model}")
     with transaction.atomic():
+        # The groups it belonged to lose a member: they change once it is gone.
+        groups = list(
+            GroupMembership.objects.filter(individual=registrant).values_list("group_id", flat=True)
+        )
         registrant.delete()
+        send_registrants_changed(groups)

@@ -51,3 +51,39 @@ def test_saving_the_configuration_scores_and_the_breakdown_is_shown(client, admi
     assert b"&quot;points&quot;: 5.0" in page.content
     listing = client.get(reverse("admin:g2p_pmt_pmtscore_changelist"), {"q": person.name})
     assert listing.status_code == 200 and b"8.000000" in listing.content
+
+
+def test_registrant_form_shows_the_score_and_why(client, admin_user, viewer) -> None:  # type: ignore[no-untyped-def]
+    from g2p_pmt.services import pmt_config_save
+
+    program = ProgramFactory(name="Cash for Work")
+    person = IndividualFactory(additional_g2p_info={"x1": 10, "x2": 10})
+    nobody = IndividualFactory()
+    pmt_config_save(
+        program=program,
+        enabled=True,
+        indicators=[
+            {"name": "x1", "source": "info", "key": "x1", "weight": Decimal("0.5")},
+            {"name": "x2", "source": "info", "key": "x2", "weight": Decimal("0.3")},
+        ],
+        actor=None,
+    )
+    PmtScore.objects.filter(registrant=nobody).delete()
+    client.force_login(admin_user)
+    page = client.get(reverse("admin:g2p_registry_base_individual_change", args=[person.pk]))
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert 'id="panel-pmt"' in html
+    assert '<td class="px-3 py-2 align-top">8</td>' in html
+    assert "Cash for Work — x1: 10 × 0.5 = 5.0; x2: 10 × 0.3 = 3.0" in html
+    empty = client.get(reverse("admin:g2p_registry_base_individual_change", args=[nobody.pk]))
+    assert "No PMT score: no program with PMT enabled scores this registrant." in (
+        empty.content.decode()
+    )
+    # A Registry Viewer holds no PMT permission: the form shows no panel.
+    viewer.is_staff = True
+    viewer.save(update_fields=["is_staff"])
+    client.force_login(viewer)
+    page = client.get(reverse("admin:g2p_registry_base_individual_change", args=[person.pk]))
+    assert page.status_code == 200
+    assert 'id="panel-pmt"' not in page.content.decode()

@@ -136,7 +136,7 @@ def insert_entitlements_for_cycle(
                       FROM {group_membership} gm
                       JOIN {registrant} i ON i.id = gm.individual_id
                      WHERE gm.group_id = r.id AND r.is_group AND i.disabled IS NULL
-                       AND (gm.ended_date IS NULL OR gm.ended_date > now())
+                       AND (gm.ended_date IS NULL OR gm.ended_date > statement_timestamp())
                    ) n ON true
              WHERE cm.cycle_id = %(cycle)s AND cm.state = %(enrolled)s AND r.disabled IS NULL
                AND (%(after)s::bigint IS NULL OR cm.id > %(after)s::bigint)

@@ -116,7 +116,7 @@ _MARK_DUPLICATES = sql.SQL(
           FROM keys k
           JOIN g2p_registry_base_groupmembership gm
             ON gm.individual_id = k.holder_id
-           AND (gm.ended_date IS NULL OR gm.ended_date > now())
+           AND (gm.ended_date IS NULL OR gm.ended_date > statement_timestamp())
           JOIN beneficiaries b ON b.registrant_id = gm.group_id
          WHERE %(via_members)s
     ),
