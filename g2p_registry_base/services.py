@@ -21,6 +21,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from g2p_registry_base.models import (
+    BankAccount,
     GroupMembership,
     MembershipKind,
     PhoneNumber,
@@ -213,6 +214,17 @@ def phones_set_disabled(*, phone_ids: Sequence[int], disabled: bool, actor: Acto
                 disabled=timezone.now(), disabled_by_id=getattr(actor, "pk", None)
             )
         return qs.filter(disabled__isnull=False).update(disabled=None, disabled_by_id=None)
+
+
+def bank_account_save(*, account: BankAccount, actor: Actor) -> BankAccount:
+    """Create or update a registrant's bank account (validated; a duplicate is refused)."""
+    require_perm(actor, f"g2p_registry_base.{'change' if account.pk else 'add'}_bankaccount")
+    try:
+        with transaction.atomic():
+            account.save()
+    except IntegrityError as exc:
+        raise validation_error_from_db(exc) from exc
+    return account
 
 
 def relationship_save(*, relationship: Relationship, actor: Actor) -> Relationship:

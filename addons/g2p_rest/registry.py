@@ -15,14 +15,17 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Prefetch, QuerySet
-from django.http import Http404, HttpRequest
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from django.http import Http404, HttpRequest, JsonResponse
+from django.utils import timezone
 from ninja import Query, Router
 
 from addons.g2p_rest import schemas
 from addons.g2p_rest.errors import NOT_FOUND, InputError, fields_at
 from addons.g2p_rest.pages import LIMIT, MAX_ID, OFFSET, PK, page
 from g2p_registry_base.models import (
+    Bank,
+    BankAccount,
     GenderType,
     GroupKind,
     GroupMembership,
@@ -35,6 +38,7 @@ from g2p_registry_base.models import (
 )
 from g2p_registry_base.services import (
     Actor,
+    bank_account_save,
     membership_save,
     phone_save,
     reg_id_save,
@@ -73,6 +77,10 @@ def _registrant_prefetch(prefix: str = "") -> list[Prefetch]:
             queryset=RegistrantId.objects.select_related("id_type").order_by("pk"),
         ),
         Prefetch(f"{prefix}phone_numbers", queryset=PhoneNumber.objects.order_by("pk")),
+        Prefetch(
+            f"{prefix}bank_accounts",
+            queryset=BankAccount.objects.select_related("bank").order_by("pk"),
+        ),
     ]
 
 
@@ -126,6 +134,15 @@ def registrant_out(r: Registrant) -> dict[str, Any]:
                 "date_collected": p.date_collected,
             }
             for p in r.phone_numbers.all()
+        ],
+        "bank_ids": [
+            {
+                "id": a.pk,
+                "bank_name": a.bank.name,
+                "acc_number": a.acc_number,
+                "acc_holder_name": _blank_none(a.acc_holder_name),
+            }
+            for a in r.bank_accounts.all()
         ],
         "email": _blank_none(r.email),
         "address": _blank_none(r.address),
@@ -361,6 +378,26 @@ def _save_ids_and_phones(
             if registrant.phone_numbers.filter(phone_sanitized=phone.phone_sanitized).exists():
                 continue  # already recorded: sending a known number again changes nothing
             phone_save(phone=phone, actor=actor)
+    for k, item in enumerate(data.get("bank_ids") or []):
+        name = item["bank_name"].strip()
+        bank = Bank.objects.filter(name__iexact=name).first() or (
+            Bank.objects.filter(bic__iexact=name).first() if name else None
+        )
+        if bank is None:
+            raise InputError.at(
+                [*loc, "bank_ids", k, "bank_name"], f"Bank - {name} is not present in the database."
+            )
+        account = BankAccount(
+            registrant=registrant,
+            bank=bank,
+            acc_number=item["acc_number"],
+            acc_holder_name=(item.get("acc_holder_name") or "").strip(),
+        )
+        with fields_at(*loc, "bank_ids", k):
+            account.clean()
+            if registrant.bank_accounts.filter(bank=bank, acc_number=account.acc_number).exists():
+                continue  # already recorded
+            bank_account_save(account=account, actor=actor)
 
 
 def _save_individual(
@@ -380,6 +417,18 @@ def _new_individual(data: dict[str, Any]) -> tuple[Registrant, dict[str, Any]]:
     return registrant, data
 
 
+def _existing_member(group: Registrant, pk: int, loc: list[str | int]) -> Registrant:
+    """An existing, enabled individual not yet a current member of ``group``."""
+    individual = Registrant.objects.individuals().filter(pk=pk).first()
+    if individual is None:
+        raise InputError.at(loc, f"Individual {pk} is not present in the registry.")
+    if individual.disabled is not None:
+        raise InputError.at(loc, f"Individual {pk} is disabled.")
+    if group.pk and GroupMembership.objects.filter(group=group, individual=individual).exists():
+        raise InputError.at(loc, f"Individual {pk} is already a member of this group.")
+    return individual
+
+
 def _add_members(group: Registrant, members: list[dict[str, Any]], actor: Actor) -> None:
     for j, member in enumerate(members):
         loc: list[str | int] = ["body", "members", j]
@@ -389,8 +438,14 @@ def _add_members(group: Registrant, members: list[dict[str, Any]], actor: Actor)
             if found is None:
                 raise InputError.at([*loc, "kind", k, "name"], "Member's kind not found.")
             kinds.append(found)
-        individual, fields = _new_individual(member)
-        _save_individual(individual, fields, loc, actor)
+        if member.get("id") is not None:
+            individual = _existing_member(group, member["id"], [*loc, "id"])
+        else:
+            for part in ("given_name", "family_name"):
+                if not (member.get(part) or "").strip():
+                    raise InputError.at([*loc, part], "Field required")
+            individual, fields = _new_individual(member)
+            _save_individual(individual, fields, loc, actor)
         with fields_at(*loc):
             membership_save(
                 membership=GroupMembership(group=group, individual=individual),
@@ -500,3 +555,99 @@ def group_update(
         _save_ids_and_phones(group, data, ["body"], actor)
         _add_members(group, data.get("members") or [], actor)
     return group_out(_get(groups_qs(members=True), registrant_id))
+
+
+# ---------------------------------------------------------------------------------------------
+# Upstream's ID-keyed endpoints
+# ---------------------------------------------------------------------------------------------
+
+IDS_MAX_LIMIT = 100_000
+INCLUDE_ID_TYPE_Q = Query(..., description="ID type the individuals must have.")
+EXCLUDE_ID_TYPE_Q = Query(None, description="Leave out individuals having an ID of this type.")
+IDS_LIMIT_Q = Query(
+    10_000, ge=1, le=IDS_MAX_LIMIT, description=f"At most this many (≤ {IDS_MAX_LIMIT})."
+)
+UPDATE_ID_TYPE_Q = Query(..., description="ID type of every updateId.")
+
+
+def _id_type(name: str, loc: list[str | int]) -> IdType:
+    id_type = IdType.objects.filter(name__iexact=name.strip()).first()
+    if id_type is None:
+        raise InputError.at(loc, f"ID type - {name} is not present in the database.")
+    return id_type
+
+
+@router.get(
+    "/get_individual_ids",
+    response={200: list[str], **ERRORS},
+    summary="ID values of enabled individuals with a valid ID of one type",
+)
+def individual_ids(
+    request: HttpRequest,
+    include_id_type: schemas.Name = INCLUDE_ID_TYPE_Q,
+    exclude_id_type: schemas.Name | None = EXCLUDE_ID_TYPE_Q,
+    limit: int = IDS_LIMIT_Q,
+    offset: int = OFFSET,
+) -> Any:
+    """As upstream, but in pages (ordered by value): ``limit``/``offset``, the total in the
+    ``X-Total-Count`` header. An ID marked invalid or expired does not count."""
+    require_perm(request.user, f"{APP}.view_individual")
+    included = _id_type(include_id_type, ["query", "include_id_type"])
+    qs = RegistrantId.objects.filter(
+        id_type=included,
+        registrant__is_group=False,
+        registrant__disabled__isnull=True,
+    ).exclude(status="invalid")
+    qs = qs.filter(Q(expiry_date__isnull=True) | Q(expiry_date__gte=timezone.localdate()))
+    if exclude_id_type:
+        excluded = _id_type(exclude_id_type, ["query", "exclude_id_type"])
+        qs = qs.exclude(
+            Exists(RegistrantId.objects.filter(registrant=OuterRef("registrant"), id_type=excluded))
+        )
+    values = qs.order_by("value").values_list("value", flat=True)
+    total = values.count()
+    response = JsonResponse(list(values[offset : offset + limit]), safe=False)
+    response["X-Total-Count"] = str(total)
+    return response
+
+
+@router.put(
+    "/update_individual",
+    response={200: list[schemas.IndividualOut], **ERRORS},
+    summary="Update individuals found by an ID value",
+)
+def individuals_update_by_id(
+    request: HttpRequest,
+    payload: list[schemas.UpdateIndividualIn],
+    id_type: schemas.Name = UPDATE_ID_TYPE_Q,
+) -> Any:
+    """Each item finds the individual whose ID of type ``id_type`` has the value ``updateId``
+    and changes only the keys sent; IDs of a type it has are updated, others added. All or
+    nothing: an unknown ``updateId`` or a bad value is a 422 naming the item and nothing of the
+    request is written."""
+    actor = request.user
+    require_perm(actor, f"{APP}.change_individual")
+    kind = _id_type(id_type, ["query", "id_type"])
+    updated: list[int] = []
+    with transaction.atomic():
+        for i, item in enumerate(payload):
+            data = item.model_dump(exclude_unset=True)
+            value = data.pop("updateId").strip()
+            loc: list[str | int] = ["body", i]
+            registrant = (
+                Registrant.objects.individuals()
+                .select_for_update(of=("self",))
+                .filter(reg_ids__id_type=kind, reg_ids__value=value)
+                .first()
+            )
+            if registrant is None:
+                raise InputError.at(
+                    [*loc, "updateId"], f"No individual has the {kind.name} {value}."
+                )
+            for field in ("given_name", "family_name"):
+                if field in data and not data[field]:
+                    del data[field]
+            _save_individual(registrant, data, loc, actor)
+            updated.append(registrant.pk)
+    found = {r.pk: r for r in individuals_qs().filter(pk__in=updated)}
+    return [individual_out(found[pk]) for pk in updated]

@@ -71,6 +71,13 @@ class KindOut(Schema):
     name: str
 
 
+class BankAccountOut(Schema):
+    id: int
+    bank_name: str
+    acc_number: str
+    acc_holder_name: str | None
+
+
 class RegistrantOut(Schema):
     id: int
     name: str
@@ -78,6 +85,7 @@ class RegistrantOut(Schema):
     is_group: bool
     registration_date: datetime.date | None
     phone_numbers: list[PhoneNumberOut]
+    bank_ids: list[BankAccountOut] = Field(description="Bank accounts.")
     email: str | None
     address: str | None
     active: bool = Field(description="False once the registrant is disabled.")
@@ -146,10 +154,19 @@ class KindIn(Schema):
     name: Text
 
 
+class BankAccountIn(Schema):
+    bank_name: Name = Field(description="Name (or BIC) of a configured bank.")
+    acc_number: Name
+    acc_holder_name: Text | None = None
+
+
 class RegistrantIn(Schema):
     ids: list[RegistrantIdIn] = []
     registration_date: datetime.date | None = None
     phone_numbers: list[PhoneNumberIn] = []
+    bank_ids: list[BankAccountIn] = Field(
+        [], description="Bank accounts; one already recorded is left as it is."
+    )
     email: Text | None = None
     address: Text | None = None
 
@@ -174,15 +191,28 @@ class IndividualUpdate(IndividualFields):
     added; phone numbers it does not have yet are added."""
 
 
-class MemberIn(IndividualIn):
+class MemberIn(IndividualFields):
+    id: int | None = Field(
+        None,
+        ge=1,
+        le=2**63 - 1,
+        description="An existing individual to add; without it a new individual is created "
+        "from the other fields (given_name and family_name then required).",
+    )
     kind: list[KindIn] = Field([], description="Membership kinds by name, e.g. Head.")
+
+
+class UpdateIndividualIn(IndividualFields):
+    updateId: Name = Field(  # noqa: N815 - upstream's field name
+        description="Value of the ID (of the type given as id_type) identifying the individual."
+    )
 
 
 class GroupFields(RegistrantIn):
     kind: Text | None = Field(None, description="Group kind name, e.g. Household.")
     is_partial_group: bool | None = None
     members: list[MemberIn] = Field(
-        [], description="New individuals to create and add to the group."
+        [], description="Individuals to add: existing ones by id, or new ones."
     )
 
 

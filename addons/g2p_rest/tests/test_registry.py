@@ -77,6 +77,7 @@ def _ana_body(ana, rid, phone):  # type: ignore[no-untyped-def]
                 "date_collected": stamp(phone.date_collected),
             }
         ],
+        "bank_ids": [],
         "email": "ana@example.org",
         "address": "1 Lake Road",
         "active": True,
@@ -120,6 +121,7 @@ def test_group_get_lists_members_with_kinds(client, as_viewer, national_id):
         "is_group": True,
         "registration_date": "2024-01-10",
         "phone_numbers": [],
+        "bank_ids": [],
         "email": None,
         "address": None,
         "active": True,
@@ -201,8 +203,8 @@ def test_registrant_search_by_is_group(client, as_viewer):
     people = client.get(f"{URL}/registrant?is_group=false", **as_viewer).json()
     assert [i["id"] for i in people["items"]] == [person.pk]
     assert set(people["items"][0]) == {
-        "id", "name", "ids", "is_group", "registration_date", "phone_numbers", "email",
-        "address", "active", "create_date", "write_date",
+        "id", "name", "ids", "is_group", "registration_date", "phone_numbers", "bank_ids",
+        "email", "address", "active", "create_date", "write_date",
     }  # fmt: skip
 
 
@@ -271,6 +273,7 @@ def test_individual_create_stores_and_returns_everything(client, as_registrar, n
                 "date_collected": "2024-01-10",
             }
         ],
+        "bank_ids": [],
         "email": "ana@example.org",
         "address": None,
         "active": True,
