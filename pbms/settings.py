@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "g2p_payment_files",
     "g2p_pmt",
     "addons.g2p_entitlement_in_kind",
+    "g2p_entitlement_voucher",
     # Last: its ready() freezes the manager registry once every app has registered its managers.
     "pbms",
 ]

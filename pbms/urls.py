@@ -28,5 +28,6 @@ urlpatterns = [
     path("web/health", health, name="health"),
     path("admin/", admin.site.urls),
     path("api/v1/", rest_api.urls),
+    path("voucher/", include("g2p_entitlement_voucher.urls")),
     path("", include("addons.g2p_rpc.urls")),
 ]

@@ -39,6 +39,7 @@ CONFIGS: dict[tuple[str, str], Callable[[], dict[str, Any]]] = {
         "amount_per_cycle": "10.00",
         "transfer_fee_pct": "2",
     },
+    (ManagerKind.ENTITLEMENT, "voucher"): lambda: {"amount_per_cycle": "10.00"},
     (ManagerKind.PAYMENT, "default"): _default_payment_config,
 }
 
