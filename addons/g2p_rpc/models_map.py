@@ -8,12 +8,14 @@ field read); writes go through the registry's services, which check permissions 
 
 from __future__ import annotations
 
+import decimal
 from collections.abc import Callable, Iterable
 from typing import Any, ClassVar
 
 from django.contrib.auth import get_user_model
 from django.db import models
 from django.db.models import QuerySet
+from django.db.models.functions import Trunc
 
 from addons.g2p_rpc.errors import AccessError, MissingError, UserError
 from addons.g2p_rpc.fields import RpcField, from_wire, to_wire
@@ -45,8 +47,15 @@ PUBLIC_METHODS = frozenset(
         "name_get",
         "default_get",
         "check_access_rights",
+        "read_group",
+        "name_create",
+        "copy",
     }
 )
+_AGGREGATES = {"sum": models.Sum, "avg": models.Avg, "min": models.Min, "max": models.Max,
+               "count": models.Count, "count_distinct": None}  # fmt: skip
+_GRANULARITY = {"day", "week", "month", "quarter", "year"}
+_NUMERIC = {"integer", "float", "monetary"}
 
 
 def _ids(value: Any) -> list[int]:
@@ -79,6 +88,8 @@ class ModelAdapter:
     has_active: ClassVar[bool] = False
     fields: dict[str, RpcField]
     extra_methods: ClassVar[frozenset[str]] = frozenset()
+    # Fields ``copy`` carries over (None: every writable scalar and many2one field).
+    copy_fields: ClassVar[tuple[str, ...] | None] = None
 
     def __init__(self, registry: dict[str, ModelAdapter]) -> None:
         self.registry = registry
@@ -326,6 +337,166 @@ class ModelAdapter:
             value = model_field.get_default()
             result[name] = (value or False) if fld.type == "many2one" else to_wire(fld.type, value)
         return result
+
+    def read_group(
+        self,
+        user: Any,
+        domain: Any = None,
+        fields: list[str] | None = None,
+        groupby: Any = None,
+        offset: int = 0,
+        limit: int | None = None,
+        orderby: Any = False,
+        lazy: bool = True,
+        context: dict[str, Any] | None = None,
+        **_: Any,
+    ) -> list[dict[str, Any]]:
+        """Odoo's ``read_group``: one aggregate query over the filtered records.
+
+        ``groupby``: stored scalar or many2one fields, dates with ``:day|week|month|quarter|
+        year`` (default month); ``lazy`` groups by the first only (``<field>_count``, the rest
+        in ``__context``), else by all (``__count``). ``fields``: ``name``, ``name:agg`` or
+        ``alias:agg(name)`` with agg sum / avg / min / max / count / count_distinct (numeric
+        fields default to sum). Each group carries its ``__domain``."""
+        context = context or {}
+        base_domain = list(domains.parse_domain(domain or []))
+        qs = self.filtered(user, base_domain, context)
+        specs = [groupby] if isinstance(groupby, str) else list(groupby or [])
+        if not specs:
+            raise ValueError("read_group needs at least one groupby field")
+        if lazy:
+            specs, rest = specs[:1], specs[1:]
+        else:
+            rest = []
+        group_keys: list[tuple[str, str, RpcField, str | None]] = []  # spec, alias, field, gran
+        annotations: dict[str, Any] = {}
+        for spec in specs:
+            if not isinstance(spec, str):
+                raise ValueError(f"Invalid groupby {spec!r}")
+            fname, _sep, gran = spec.partition(":")
+            fld = self.field(fname)
+            if not fld.stored or fld.type in ("one2many", "many2many") or fld.attr is None:
+                raise ValueError(f"Invalid field {fname!r} for grouping on {self.name!r}")
+            alias = f"g_{len(group_keys)}"
+            if fld.type in ("date", "datetime"):
+                gran = gran or "month"
+                if gran not in _GRANULARITY:
+                    raise ValueError(f"Invalid granularity {gran!r} in {spec!r}")
+                annotations[alias] = Trunc(fld.attr, gran, output_field=models.DateField())
+            else:
+                if gran:
+                    raise ValueError(f"Invalid groupby {spec!r}: {fname!r} is not a date")
+                attr = f"{fld.attr}_id" if fld.type == "many2one" else fld.attr
+                annotations[alias] = models.F(attr)
+                gran = None
+            group_keys.append((spec, alias, fld, gran))
+        aggregates: dict[str, Any] = {}
+        for item in fields or []:
+            if not isinstance(item, str):
+                raise ValueError(f"Invalid field spec {item!r}")
+            alias, fname, func = _aggregate_spec(item)
+            if fname in {g[2].name for g in group_keys} or fname in ("__count", "id"):
+                continue
+            fld = self.field(fname)
+            if func is None:
+                if fld.type not in _NUMERIC or not fld.stored:
+                    continue  # Odoo ignores non-aggregatable fields
+                func = "sum"
+            if not fld.stored or fld.attr is None or func not in _AGGREGATES:
+                raise ValueError(f"Invalid aggregate {item!r} on {self.name!r}")
+            attr = f"{fld.attr}_id" if fld.type == "many2one" else fld.attr
+            if func == "count_distinct":
+                aggregates[alias] = models.Count(attr, distinct=True)
+            else:
+                aggregates[alias] = _AGGREGATES[func](attr)
+        rows_qs = (
+            qs.order_by()
+            .annotate(**annotations)
+            .values(*annotations)
+            .annotate(__count=models.Count("pk"), **aggregates)
+        )
+        ordering = _group_ordering(orderby, group_keys, aggregates)
+        rows_qs = rows_qs.order_by(*ordering)
+        offset = int(offset or 0)
+        rows = list(rows_qs[offset : offset + int(limit)] if limit else rows_qs[offset:])
+        names = self._group_names(group_keys, rows)
+        count_key = f"{group_keys[0][2].name}_count" if lazy else "__count"
+        result = []
+        for row in rows:
+            out: dict[str, Any] = {}
+            group_domain: list[list[Any]] = []
+            for spec, alias, fld, gran in group_keys:
+                value = row[alias]
+                if fld.type == "many2one":
+                    out[spec] = [value, names[(alias, value)]] if value is not None else False
+                    group_domain.append([(fld.name, "=", value or False)])
+                elif gran is not None:
+                    out[spec] = _period_label(value, gran) if value is not None else False
+                    group_domain.append(_period_domain(fld.name, value, gran))
+                else:
+                    out[spec] = to_wire(fld.type, value)
+                    group_domain.append([(fld.name, "=", to_wire(fld.type, value))])
+            out[count_key] = row["__count"]
+            for alias in aggregates:
+                value = row[alias]
+                out[alias] = float(value) if isinstance(value, decimal.Decimal) else value
+            out["__domain"] = _and_domains([*group_domain, base_domain])
+            if rest:
+                out["__context"] = {"group_by": rest}
+            result.append(out)
+        return result
+
+    def _group_names(
+        self, group_keys: list[tuple[str, str, RpcField, str | None]], rows: list[dict[str, Any]]
+    ) -> dict[tuple[str, Any], str]:
+        """Display names of the many2one group values (one query per many2one groupby)."""
+        names: dict[tuple[str, Any], str] = {}
+        for _spec, alias, fld, _gran in group_keys:
+            if fld.type != "many2one":
+                continue
+            assert fld.relation is not None
+            target = self.registry[fld.relation]
+            ids = {r[alias] for r in rows if r[alias] is not None}
+            for obj in target.model._default_manager.filter(pk__in=ids):
+                names[(alias, obj.pk)] = target.display_name(obj)
+        return names
+
+    def name_create(self, user: Any, name: Any, **_: Any) -> list[Any]:
+        """Create a record from its name alone; returns ``[id, display_name]``."""
+        if not self.rec_name:
+            raise UserError(f"Cannot create a '{self.name}' record from a name alone.")
+        if not isinstance(name, str) or not name.strip():
+            raise ValueError("name_create needs a non-empty name")
+        self.check_writable("add")
+        pk = self.create_one(user, {self.rec_name: name})
+        return self.name_get(user, [pk])[0]
+
+    def copy(self, user: Any, ids: Any, default: dict[str, Any] | None = None, **_: Any) -> int:
+        """A new record with the stored values of ``ids`` (one record; relations to
+        many records are not copied) overridden by ``default``."""
+        wanted = _ids(ids)
+        if len(wanted) != 1:
+            raise ValueError("copy works on exactly one record")
+        self.check_writable("add")
+        self.require(user, "add")
+        (obj,) = self.records(user, wanted)
+        vals: dict[str, Any] = {}
+        for fld in self.fields.values():
+            if fld.is_readonly or fld.name == "id" or fld.type in ("one2many", "many2many"):
+                continue
+            if self.copy_fields is not None and fld.name not in self.copy_fields:
+                continue
+            assert fld.attr is not None
+            if fld.type == "many2one":
+                vals[fld.name] = getattr(obj, f"{fld.attr}_id") or False
+            else:
+                vals[fld.name] = to_wire(fld.type, getattr(obj, fld.attr))
+        if self.rec_name and self.rec_name in vals and isinstance(vals[self.rec_name], str):
+            vals[self.rec_name] = f"{vals[self.rec_name]} (copy)"
+        if default is not None and not isinstance(default, dict):
+            raise ValueError("default must be a dictionary")
+        vals.update(default or {})
+        return self.create_one(user, vals)
 
     # -- writes ------------------------------------------------------------------------------
 
@@ -1003,3 +1174,72 @@ def build_registry(adapters: Iterable[type[ModelAdapter]] = ADAPTERS) -> dict[st
     for cls in adapters:
         registry[cls.name] = cls(registry)
     return registry
+
+
+def _aggregate_spec(item: str) -> tuple[str, str, str | None]:
+    """``name`` / ``name:agg`` / ``alias:agg(name)`` -> (alias, field, agg or None)."""
+    alias, _sep, rest = item.partition(":")
+    if not rest:
+        return alias, alias, None
+    if "(" in rest and rest.endswith(")"):
+        func, _p, fname = rest[:-1].partition("(")
+        return alias, fname, func
+    return alias, alias, rest
+
+
+def _group_ordering(
+    orderby: Any, group_keys: list[tuple[str, str, Any, str | None]], aggregates: dict[str, Any]
+) -> list[Any]:
+    aliases = {spec.split(":")[0]: alias for spec, alias, _f, _g in group_keys}
+    aliases.update({a: a for a in aggregates})
+    aliases["__count"] = "__count"
+    result: list[Any] = []
+    if orderby:
+        if not isinstance(orderby, str):
+            raise ValueError(f"Invalid orderby {orderby!r}")
+        for part in orderby.split(","):
+            words = part.split()
+            if not words or len(words) > 2 or words[0].split(":")[0] not in aliases:
+                raise ValueError(f"Invalid orderby {orderby!r}: group by or aggregate fields only")
+            expr = models.F(aliases[words[0].split(":")[0]])
+            desc = len(words) == 2 and words[1].lower() == "desc"
+            result.append(expr.desc(nulls_last=True) if desc else expr.asc(nulls_first=True))
+    for _spec, alias, _f, _g in group_keys:
+        result.append(models.F(alias).asc(nulls_first=True))
+    return result
+
+
+def _period_label(value: Any, gran: str) -> str:
+    if gran == "day":
+        return value.strftime("%d %b %Y")
+    if gran == "week":
+        return f"W{value.isocalendar()[1]:02d} {value.isocalendar()[0]}"
+    if gran == "month":
+        return value.strftime("%B %Y")
+    if gran == "quarter":
+        return f"Q{(value.month - 1) // 3 + 1} {value.year}"
+    return str(value.year)
+
+
+def _period_domain(name: str, start: Any, gran: str) -> list[Any]:
+    if start is None:
+        return [(name, "=", False)]
+    from dateutil.relativedelta import relativedelta
+
+    step = {
+        "day": relativedelta(days=1),
+        "week": relativedelta(weeks=1),
+        "month": relativedelta(months=1),
+        "quarter": relativedelta(months=3),
+        "year": relativedelta(years=1),
+    }[gran]
+    return ["&", (name, ">=", start.isoformat()), (name, "<", (start + step).isoformat())]
+
+
+def _and_domains(parts: list[list[Any]]) -> list[Any]:
+    """The prefix-notation conjunction of non-empty domains."""
+    parts = [p for p in parts if p]
+    result: list[Any] = ["&"] * (len(parts) - 1)
+    for part in parts:
+        result += part
+    return result

@@ -156,6 +156,7 @@ def _count(
 
 class ProgramAdapter(ProgramModelAdapter):
     name = "g2p.program"
+    copy_fields = ("name", "target_type", "currency", "description")
     model = Program
     perm_model = "program"
     has_active = True

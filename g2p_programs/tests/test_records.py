@@ -302,9 +302,9 @@ def test_cycle_member_deletion_is_a_fixed_number_of_queries():
             lambda: records.cycle_memberships_delete(membership_ids=ids, actor=None)
         )
 
-    # savepoint, lock, approved check, read + payments check + delete of the entitlements,
-    # delete of the beneficiaries, release
-    assert run(small) == run(large) == 8
+    # savepoint, lock, approved check, read + payments check + vouchers cascade + delete of the
+    # entitlements, delete of the beneficiaries, release
+    assert run(small) == run(large) == 9
     assert CycleMembership.objects.count() == 0
     assert Entitlement.objects.count() == 0
 
