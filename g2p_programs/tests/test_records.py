@@ -381,8 +381,8 @@ def test_entitlement_deletion_is_a_fixed_number_of_queries():
         ids = list(Entitlement.objects.filter(cycle=cycle).values_list("pk", flat=True))
         return count_queries(lambda: records.entitlements_delete(entitlement_ids=ids, actor=None))
 
-    # savepoint, lock, busy check, state check, read + payments check + delete, release
-    assert run(small) == run(large) == 8
+    # savepoint, lock, busy check, state check, read + payments + vouchers cascade + delete, release
+    assert run(small) == run(large) == 9
     assert Entitlement.objects.count() == 0
 
 
