@@ -48,6 +48,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from unfold.admin import ModelAdmin, TabularInline
+from unfold.checks import UnfoldModelAdminChecks
 from unfold.decorators import action, display
 from unfold.enums import ActionVariant
 
@@ -159,9 +160,53 @@ def workflow(
     return method
 
 
+class StaticPermissionChecks(UnfoldModelAdminChecks):
+    """Unfold's admin checks with dotted action permissions (``app.codename``) verified against
+    the models' declared permissions instead of the ``auth_permission`` table, which does not
+    exist yet when ``migrate`` runs its system checks on a new database."""
+
+    def _check_unfold_action_permission_methods(self, obj: Any) -> list[Any]:
+        from django.apps import apps
+        from django.core import checks
+
+        errors = []
+        for act in (
+            *obj._get_base_actions_list(),
+            *obj._get_base_actions_detail(),
+            *obj._get_base_actions_row(),
+            *obj._get_base_actions_submit_line(),
+        ):
+            for permission in getattr(act.method, "allowed_permissions", ()):
+                if "." in permission:
+                    app_label, codename = permission.split(".", 1)
+                    known = {
+                        f"{verb}_{model._meta.model_name}"
+                        for model in apps.get_app_config(app_label).get_models()
+                        for verb in model._meta.default_permissions
+                    } | {
+                        name
+                        for model in apps.get_app_config(app_label).get_models()
+                        for name, _label in model._meta.permissions
+                    }
+                    ok = codename in known
+                else:
+                    ok = hasattr(obj, f"has_{permission}_permission")
+                if not ok:
+                    errors.append(
+                        checks.Error(
+                            f"{obj.__class__.__name__}.{act.method.__name__}: unknown action "
+                            f"permission {permission}.",
+                            obj=obj.__class__,
+                            id="admin.E129",
+                        )
+                    )
+        return errors
+
+
 class WorkflowAdmin(ModelAdmin):
     """Shared by admins with workflow buttons: state-dependent visibility, confirm + run."""
 
+    checks_class = StaticPermissionChecks
     state_field = "state"
     # Lock flags that hide every workflow button while a background job holds the record (its
     # service would refuse with "Operation in progress: …"); read-only buttons stay.
