@@ -3,7 +3,7 @@ PY ?= python3
 VENV ?= .venv
 BIN = $(VENV)/bin
 
-.PHONY: install demo serve test lint format bench-import requirements
+.PHONY: install demo serve test lint format bench bench-import requirements
 
 $(BIN)/g2p:
 	$(PY) -m venv $(VENV) && $(BIN)/pip install -e '.[test]'
@@ -21,6 +21,11 @@ lint: install
 
 format: install
 	$(BIN)/ruff format . && $(BIN)/ruff check --fix .
+
+# The national-scale benchmark: make bench (1,000,000 individuals), make bench SIZE=10000.
+SIZE ?= 1000000
+bench: install
+	$(BIN)/python -m bench.national --size $(SIZE)
 
 bench-import: install
 	$(BIN)/python -m bench.registry_import --households 25000

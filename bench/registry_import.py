@@ -23,7 +23,6 @@ import argparse
 import csv
 import datetime
 import json
-import os
 import random
 import resource
 import sys
@@ -32,6 +31,8 @@ import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
+
+from bench.common import setup_database
 
 GIVEN = [
     "Grace",
@@ -168,43 +169,6 @@ def write_file(rows: Iterable[list[Any]], path: Path, fmt: str) -> None:
     workbook.save(path)
 
 
-def _setup_database(keep: bool) -> str:
-    """Point Django at a fresh benchmark database next to the configured one; return its name."""
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pbms.settings")
-    import django
-    from django.conf import settings
-
-    django.setup()
-    import psycopg
-
-    db = settings.DATABASES["default"]
-    name = f"{db['NAME']}_bench_import"
-    params = {
-        "host": db["HOST"] or None,
-        "port": db["PORT"] or None,
-        "user": db["USER"],
-        "password": db["PASSWORD"] or None,
-        "dbname": "postgres",
-        "autocommit": True,
-    }
-    with psycopg.connect(**{k: v for k, v in params.items() if v is not None}) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
-        if exists and not keep:
-            conn.execute(
-                psycopg.sql.SQL("DROP DATABASE {} WITH (FORCE)").format(
-                    psycopg.sql.Identifier(name)
-                )
-            )
-            exists = None
-        if not exists:
-            conn.execute(psycopg.sql.SQL("CREATE DATABASE {}").format(psycopg.sql.Identifier(name)))
-    db["NAME"] = name  # before any connection is opened: the wrapper reads this dict
-    from django.core.management import call_command
-
-    call_command("migrate", interactive=False, verbosity=0)
-    return name
-
-
 def _counts() -> dict[str, int]:
     from g2p_registry_base.models import GroupMembership, PhoneNumber, Registrant, RegistrantId
 
@@ -267,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
-    database = _setup_database(args.keep_db)
+    database = setup_database("bench_import", keep=args.keep_db)
     from g2p_registry_base import imports
 
     if args.xlsx_reader:
