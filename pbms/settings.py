@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pgtrigger
 import psycopg
 
 from pbms import config
@@ -158,6 +159,10 @@ G2P_MAX_ROWS_INLINE = int(os.environ.get("G2P_MAX_ROWS_INLINE", "200"))
 PROCRASTINATE_AUTODISCOVER_MODULE_NAME = "jobs"
 
 PGHISTORY_ADMIN_MODEL = "pghistory.MiddlewareEvents"
+# Audit triggers fire once per statement and record every row it changed from the transition
+# tables (one INSERT … SELECT), so a set-based write of a million rows is audited set-based too;
+# row-level triggers would run two PL/pgSQL calls and a subtransaction per row.
+PGHISTORY_LEVEL = pgtrigger.Statement
 
 LOGGING = {
     "version": 1,
