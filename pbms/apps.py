@@ -8,5 +8,8 @@ class PbmsConfig(AppConfig):
 
     def ready(self) -> None:
         from g2p_programs.registry import registry
+        from pbms import lookups
+
+        lookups.register()
 
         registry.freeze()

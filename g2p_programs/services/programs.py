@@ -166,7 +166,7 @@ def program_add_registrants(
         if program.state != ProgramState.ACTIVE or not program.active:
             raise ValidationError(_("Registrants can only be added to an active program."))
         is_member = Q(pk__in=_member_ids(program, ids))
-        stats = Registrant.objects.filter(pk__in=ids).aggregate(
+        stats = Registrant.objects.filter(pk__any=ids).aggregate(
             n_existing=Count("pk", filter=is_member),
             n_disabled=Count("pk", filter=~is_member & Q(disabled__isnull=False)),
             n_disabled_groups=Count(
@@ -223,7 +223,7 @@ def program_add_registrants(
 
 
 def _member_ids(program: Program, ids: list[int]) -> Any:
-    return ProgramMembership.objects.filter(program=program, registrant_id__in=ids).values(
+    return ProgramMembership.objects.filter(program=program, registrant_id__any=ids).values(
         "registrant_id"
     )
 
