@@ -121,6 +121,12 @@ SEND_PAYMENTS = Operation(
     lock_reason="Send payments for batches in cycle.",
     done_message="Send payments completed.",
 )
+IMPORT_ELIGIBLE = Operation(
+    key="g2p.import_eligible",
+    lock_reason="Importing beneficiaries",
+    done_message="Import finished.",
+    holder="program",
+)
 
 OPERATIONS: dict[str, Operation] = {
     op.key: op
@@ -136,6 +142,7 @@ OPERATIONS: dict[str, Operation] = {
         CANCEL_CYCLE,
         PREPARE_PAYMENTS,
         SEND_PAYMENTS,
+        IMPORT_ELIGIBLE,
     )
 }
 

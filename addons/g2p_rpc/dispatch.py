@@ -44,9 +44,10 @@ def db_name() -> str:
 
 @functools.cache
 def registry() -> dict[str, ModelAdapter]:
+    from addons.g2p_rpc.managers_map import manager_adapters
     from addons.g2p_rpc.programs_map import PROGRAM_ADAPTERS
 
-    return build_registry((*ADAPTERS, *PROGRAM_ADAPTERS))
+    return build_registry((*ADAPTERS, *PROGRAM_ADAPTERS, *manager_adapters()))
 
 
 def login(db: Any, login_name: Any, password: Any) -> Any:

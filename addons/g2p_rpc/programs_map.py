@@ -140,6 +140,13 @@ class ProgramModelAdapter(ModelAdapter):
         raise AttributeError(name)
 
 
+def _manager_fields() -> list[RpcField]:
+    """The seven manager relations of a program (wrapper ids, see :mod:`.managers_map`)."""
+    from addons.g2p_rpc.managers_map import program_manager_fields
+
+    return program_manager_fields()
+
+
 def _count(
     kind: str,
 ) -> Callable[[Program], int]:
@@ -250,6 +257,7 @@ class ProgramAdapter(ProgramModelAdapter):
             ),
             RpcField("create_date", "datetime", "Created on", attr="create_date", readonly=True),
             RpcField("write_date", "datetime", "Last Updated on", attr="write_date", readonly=True),
+            *_manager_fields(),
         ]
 
     def create_one(self, user: Any, vals: dict[str, Any]) -> int:

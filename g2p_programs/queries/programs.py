@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import connection
+from django.db.models import QuerySet
 from psycopg import sql
 
 # Memberships in these states are never moved by deduplication (upstream's rule).
@@ -34,6 +37,41 @@ def insert_program_memberships(
             ON CONFLICT (registrant_id, program_id) DO NOTHING
             """,
             {"program": program_id, "ids": list(registrant_ids), "is_group": is_group},
+        )
+        return cursor.rowcount
+
+
+def insert_program_memberships_from(
+    *,
+    program_id: int,
+    registrants: QuerySet[Any],
+    state: str,
+    since: datetime.datetime,
+) -> int:
+    """``INSERT … SELECT`` memberships in ``state`` for the registrants ``registrants`` selects.
+
+    ``registrants`` is a registrant queryset (compiled with ``sql_with_params()`` and embedded
+    as a CTE; only its ids are read). Enrolled memberships get ``enrollment_date`` ``since``. The
+    (registrant, program) unique key with ``ON CONFLICT DO NOTHING`` skips registrants that are
+    already members, so a re-run inserts nothing. Locks only the inserted rows. Returns the
+    number of memberships created.
+    """
+    inner, params = registrants.order_by().values("pk").query.sql_with_params()
+    statement = sql.SQL(
+        """
+        WITH src(id) AS ({inner})
+        INSERT INTO g2p_programs_programmembership
+               (registrant_id, program_id, state, enrollment_date, create_date, write_date)
+        SELECT src.id, %s, %s, CASE WHEN %s = 'enrolled' THEN %s::timestamptz END, %s, %s
+          FROM src
+         ORDER BY src.id
+        ON CONFLICT (registrant_id, program_id) DO NOTHING
+        """
+    ).format(inner=sql.SQL(inner))  # noqa: S608 - the inner text is Django's compiled SQL
+    with connection.cursor() as cursor:
+        cursor.execute(
+            statement.as_string(cursor.connection),
+            [*params, program_id, state, state, since, since, since],
         )
         return cursor.rowcount
 

@@ -377,10 +377,23 @@ def program_deduplicate(*, program: Program, actor: Actor) -> Notification:
     beneficiaries") and the same statements run in a background job, whose progress ends with
     the same message.
     """
+    return _deduplicate(program=program, actor=actor, manager_id=None)
+
+
+def manager_deduplicate(*, assignment: ManagerAssignment, actor: Actor) -> Notification:
+    """One deduplication manager's run (upstream ``deduplicate_beneficiaries`` of a single
+    manager): as :func:`program_deduplicate`, with only this manager; ``data["found"]`` is its
+    count. Refused for an inactive manager or one of another kind."""
+    if assignment.kind != ManagerKind.DEDUPLICATION or not assignment.active:
+        raise ValidationError(_("Only an active deduplication manager can deduplicate."))
+    return _deduplicate(program=assignment.program, actor=actor, manager_id=assignment.pk)
+
+
+def _deduplicate(*, program: Program, actor: Actor, manager_id: int | None) -> Notification:
     require_perm(actor, f"{PERM}.change_programmembership", f"{PERM}.add_duplicategroup")
     with transaction.atomic():
         program = _locked(program)
-        managers = deduplication_managers(program)
+        managers = _dedup_managers(program, manager_id)
         if not managers:
             raise ValidationError(_("No Deduplication Manager defined."))
         concerned = _dedup_rows(program).count()
@@ -391,8 +404,16 @@ def program_deduplicate(*, program: Program, actor: Actor) -> Notification:
             actor=actor,
             title=_("Deduplication"),
             message=_("Deduplication of %s beneficiaries started.") % concerned,
+            params={"manager_id": manager_id} if manager_id is not None else None,
         )
         return queued or _dedup_result(managers)
+
+
+def _dedup_managers(program: Program, manager_id: int | None) -> list[Any]:
+    managers = deduplication_managers(program)
+    if manager_id is None:
+        return managers
+    return [m for m in managers if getattr(m.assignment, "pk", None) == manager_id]
 
 
 def _dedup_rows(program: Program) -> Any:
@@ -417,13 +438,14 @@ def _dedup_result(managers: list[Any]) -> Notification:
 
 
 @bulk.planner(bulk.DEDUPLICATE)
-def _plan_deduplicate(program: Program) -> bulk.Plan:
-    """Every deduplication manager's one statement over the whole program, in the job: keys
-    are compared across all memberships, so the work is not split by id."""
+def _plan_deduplicate(program: Program, manager_id: int | None = None) -> bulk.Plan:
+    """Every deduplication manager's one statement (or only ``manager_id``'s) over the whole
+    program, in the job: keys are compared across all memberships, so the work is not split by
+    id."""
     outcome: dict[str, Notification] = {}
 
     def chunk(id_range: tuple[int, int]) -> None:
-        outcome["result"] = _dedup_result(deduplication_managers(program))
+        outcome["result"] = _dedup_result(_dedup_managers(program, manager_id))
 
     def finish(progress: Any) -> str | None:
         result = outcome.get("result")
@@ -453,14 +475,162 @@ def duplicate_clear(*, duplicate_group: DuplicateGroup, actor: Actor) -> int:
 
 
 def manager_configure(
-    *, assignment: ManagerAssignment, config: dict[str, Any], actor: Actor
+    *,
+    assignment: ManagerAssignment,
+    config: dict[str, Any],
+    actor: Actor,
+    name: str | None = None,
 ) -> ManagerAssignment:
-    """Replace a manager's configuration; it is validated by the manager's ``Config`` model and
-    nothing is written when it is refused (``ValidationError`` naming ``config`` and the key)."""
+    """Replace a manager's configuration (and its name when ``name`` is given); it is validated
+    by the manager's ``Config`` model and nothing is written when it is refused
+    (``ValidationError`` naming ``config`` and the key, or ``name``)."""
     require_perm(actor, f"{PERM}.change_managerassignment")
     with transaction.atomic():
         locked = ManagerAssignment.objects.select_for_update().get(pk=assignment.pk)
         locked.config = config
+        if name is not None:
+            locked.name = name.strip()
         locked.save()
-    assignment.config = locked.config
+    assignment.config, assignment.name = locked.config, locked.name
     return assignment
+
+
+def manager_add(
+    *,
+    program: Program,
+    kind: str,
+    manager_key: str,
+    name: str,
+    config: dict[str, Any] | None,
+    actor: Actor,
+) -> ManagerAssignment:
+    """Attach a registered manager to a program with a validated configuration.
+
+    Eligibility, deduplication and notification managers are appended after the program's
+    others (eligibility managers chain in that order). A second active program, cycle,
+    entitlement or payment manager is refused with upstream's "Only one manager can be
+    configured …" message; an unknown key or a bad configuration is refused naming
+    ``manager_key`` / ``config``. Refused while a job holds the program. Nothing is written on
+    refusal.
+    """
+    require_perm(actor, f"{PERM}.add_managerassignment")
+    try:
+        with transaction.atomic():
+            program = _locked(program)
+            last = (
+                ManagerAssignment.objects.filter(program=program, kind=kind)
+                .order_by("-sequence")
+                .values_list("sequence", flat=True)
+                .first()
+            )
+            assignment = ManagerAssignment(
+                program=program,
+                kind=kind,
+                manager_key=manager_key,
+                name=(name or "").strip(),
+                config=config or {},
+                sequence=10 if last is None else last + 1,
+            )
+            assignment.save()
+    except IntegrityError as exc:
+        raise validation_error_from_db(exc) from exc
+    return assignment
+
+
+def manager_remove(*, assignment: ManagerAssignment, actor: Actor) -> None:
+    """Detach a manager from its program (upstream: deleting the concrete manager deletes its
+    wrapper). The program then behaves as without it (e.g. "No Cycle Manager defined.").
+    Refused while a job holds the program."""
+    require_perm(actor, f"{PERM}.delete_managerassignment")
+    with transaction.atomic():
+        _locked(assignment.program)
+        ManagerAssignment.objects.filter(pk=assignment.pk).delete()
+
+
+def _import_candidates(assignment: ManagerAssignment, program: Program) -> Any:
+    """Enabled registrants (``is_registrant``) of the program's target kind that pass this
+    eligibility manager and are not members yet (lazy)."""
+    manager = assignment.instance()
+    return (
+        Registrant.objects.filter(
+            disabled__isnull=True,
+            is_registrant=True,
+            is_group=program.target_type == TargetType.GROUP,
+        )
+        .filter(manager.registrant_filter())
+        .exclude(pk__in=ProgramMembership.objects.filter(program=program).values("registrant_id"))
+    )
+
+
+IMPORT_STATES = (MembershipState.DRAFT, MembershipState.ENROLLED)
+
+
+def program_import_eligible(
+    *, assignment: ManagerAssignment, state: str = MembershipState.DRAFT, actor: Actor
+) -> Notification:
+    """Upstream eligibility manager ``import_eligible_registrants(state)``: every registrant
+    that passes THIS eligibility manager and is not a member yet becomes a member in ``state``
+    (draft or enrolled).
+
+    Beyond upstream (whose ID and phone managers had no target filter): only enabled
+    registrants (``is_registrant``) of the program's target kind are imported. One
+    ``INSERT … SELECT … ON CONFLICT DO NOTHING``; idempotent. Above the threshold the program
+    is locked ("Importing beneficiaries") and a job inserts them in keyset chunks of registrant
+    ids. Title "Enrollment": "<n> beneficiaries imported." / "No beneficiaries to import." /
+    sticky "Import of <n> beneficiaries started.".
+    """
+    require_perm(actor, f"{PERM}.add_programmembership")
+    if assignment.kind != ManagerKind.ELIGIBILITY or not assignment.active:
+        raise ValidationError(_("Only an active eligibility manager can import registrants."))
+    if state not in IMPORT_STATES:
+        raise ValidationError(
+            {"state": _("Registrants are imported as draft or enrolled, not %r.") % state}
+        )
+    with transaction.atomic():
+        program = _locked(assignment.program)
+        if program.state != ProgramState.ACTIVE or not program.active:
+            raise ValidationError(_("Registrants can only be added to an active program."))
+        candidates = _import_candidates(assignment, program)
+        concerned = candidates.count()
+        queued = bulk.queue_if_large(
+            operation=bulk.IMPORT_ELIGIBLE,
+            holder=program,
+            total=concerned,
+            actor=actor,
+            title=_("Enrollment"),
+            message=_("Import of %s beneficiaries started.") % concerned,
+            params={"assignment_id": assignment.pk, "state": str(state)},
+        )
+        if queued:
+            return queued
+        since = timezone.now()
+        added = queries.insert_program_memberships_from(
+            program_id=program.pk, registrants=candidates, state=str(state), since=since
+        )
+        if added and state == MembershipState.ENROLLED:
+            newly = ProgramMembership.objects.filter(
+                program=program, state=MembershipState.ENROLLED, enrollment_date=since
+            )
+            notify(program, "enrolled", membership_ids=newly, actor=actor)
+    if not added:
+        return Notification(_("Enrollment"), _("No beneficiaries to import."), "warning")
+    return Notification(
+        _("Enrollment"), _("%s beneficiaries imported.") % added, data={"added": added}
+    )
+
+
+@bulk.planner(bulk.IMPORT_ELIGIBLE)
+def _plan_import(program: Program, assignment_id: int, state: str) -> bulk.Plan:
+    assignment = ManagerAssignment.objects.select_related("program").get(pk=assignment_id)
+
+    def chunk(id_range: tuple[int, int]) -> None:
+        queries.insert_program_memberships_from(
+            program_id=program.pk,
+            registrants=_import_candidates(assignment, program).filter(
+                pk__gt=id_range[0], pk__lte=id_range[1]
+            ),
+            state=state,
+            since=timezone.now(),
+        )
+
+    return bulk.Plan(rows=lambda: _import_candidates(assignment, program), chunk=chunk)

@@ -382,7 +382,8 @@ def test_each_operation_has_a_plan_and_runs_on_its_holder():
     assert set(bulk._PLANNERS) == set(bulk.OPERATIONS) - own_tasks
     assert {op.holder for op in bulk.OPERATIONS.values()} == {"cycle", "program"}
     assert [k for k, op in bulk.OPERATIONS.items() if op.holder == "program"] == [
-        bulk.DEDUPLICATE.key
+        bulk.DEDUPLICATE.key,
+        bulk.IMPORT_ELIGIBLE.key,
     ]
     # a cycle operation cannot be started on a program
     with pytest.raises(ValueError, match="does not run on a program"):
