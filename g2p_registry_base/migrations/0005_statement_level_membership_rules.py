@@ -93,11 +93,15 @@ BEGIN
               JOIN g2p_registry_base_membershipkind k
                 ON k.id = l.membershipkind_id AND k.is_unique
               JOIN g2p_registry_base_groupmembership m ON m.id = l.groupmembership_id) c
+     -- Per group: its memberships by group_id, each probed in the link table's unique
+     -- (membership, kind) index by a scalar subquery, which the planner keeps as a probe; a
+     -- join (or an EXISTS, turned into one) is planned from the link table's size before the
+     -- statement and scans every link of the kind per group.
      WHERE (SELECT count(*) FROM g2p_registry_base_groupmembership m
-              JOIN g2p_registry_base_groupmembership_kinds l
-                ON l.groupmembership_id = m.id AND l.membershipkind_id = c.kind_id
              WHERE m.group_id = c.group_id
-               AND (m.ended_date IS NULL OR m.ended_date > clock_timestamp())) > 1
+               AND (m.ended_date IS NULL OR m.ended_date > clock_timestamp())
+               AND (SELECT true FROM g2p_registry_base_groupmembership_kinds l
+                     WHERE l.groupmembership_id = m.id AND l.membershipkind_id = c.kind_id)) > 1
      ORDER BY c.group_id LIMIT 1;
     IF FOUND THEN
         RAISE EXCEPTION 'kinds: Only one % is allowed per group', v_name
