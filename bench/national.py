@@ -37,6 +37,7 @@ drops its own database ``<name>_bench``)::
 from __future__ import annotations
 
 import argparse
+import cProfile
 import hashlib
 import http.client
 import json
@@ -374,6 +375,7 @@ class Bench:
         self.actors: dict[str, Any] = {}
         self.program: Any = None
         self.cycle: Any = None
+        self.profile_dir: Path | None = None
 
     # bookkeeping
 
@@ -392,9 +394,18 @@ class Bench:
         if floor_body is not None:
             result.floor_seconds, floor_result = floor(floor_body)
             maintain(*tables)
+        from django.db import connection
+
+        connection.close()  # the stage starts on a fresh server process: its own memory reading
         self.watch.start()
+        profile = cProfile.Profile() if self.profile_dir else None
         started = time.perf_counter()
+        if profile is not None:
+            profile.enable()
         result.rows = run()
+        if profile is not None:
+            profile.disable()
+            profile.dump_stats(str(self.profile_dir / f"{name.replace('+', '-')}.prof"))
         result.seconds = time.perf_counter() - started
         result.memory = self.watch.stop()
         if check is not None:
@@ -693,14 +704,17 @@ class Bench:
     # -- enrolment
 
     def stage_add(self) -> None:
+        """Add to Program with the whole filtered registry list selected (a queryset: the
+        selection is never loaded)."""
         from g2p_programs.services import programs
+        from g2p_registry_base.models import Registrant
 
-        base = self.ids["person_base"]
-        ids = list(range(base + 1, base + self.n + 1))
+        lo, hi = self.ids["person_base"], self.ids["person_base"] + self.n
+        selection = Registrant.objects.filter(is_group=False, pk__gt=lo, pk__lte=hi)
 
         def run() -> int:
             note = programs.program_add_registrants(
-                program=self.program, registrant_ids=ids, actor=self.actors["manager"]
+                program=self.program, registrants=selection, actor=self.actors["manager"]
             )
             expect(
                 "add: message",
@@ -715,11 +729,11 @@ class Bench:
                 INSERT INTO g2p_programs_programmembership
                        (registrant_id, program_id, state, create_date, write_date)
                 SELECT r.id, %s, 'draft', now(), now() FROM g2p_registry_base_registrant r
-                 WHERE r.id = ANY(%s) AND r.disabled IS NULL AND r.is_registrant
+                 WHERE r.id > %s AND r.id <= %s AND r.disabled IS NULL AND r.is_registrant
                    AND NOT r.is_group
                 ON CONFLICT (registrant_id, program_id) DO NOTHING
                 """,
-                [self.program.pk, ids],
+                [self.program.pk, lo, hi],
             )
             return int(cursor.rowcount)
 
@@ -1446,6 +1460,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--requests", type=int, default=25, help="requests per API client")
     parser.add_argument("--json", type=Path, default=None, help="also write the summary here")
+    parser.add_argument(
+        "--profile", type=Path, default=None, help="write a cProfile of each stage in this folder"
+    )
     args = parser.parse_args(argv)
     if args.size < 1000 or args.size % 20:
         parser.error("--size must be a multiple of 20, at least 1,000")
@@ -1459,6 +1476,9 @@ def main(argv: list[str] | None = None) -> int:
     settings_conn = django.db.connection.settings_dict
     settings_conn["CONN_MAX_AGE"] = None
     bench = Bench(args.size, import_households)
+    if args.profile:
+        args.profile.mkdir(parents=True, exist_ok=True)
+        bench.profile_dir = args.profile
     print(f"database {database}; {machine()}", flush=True)
     t0 = time.perf_counter()
     bench.ids = generate(args.size)

@@ -15,32 +15,6 @@ from psycopg import sql
 _DEDUP_UNTOUCHED = ("exited", "not_eligible", "duplicated")
 
 
-def insert_program_memberships(
-    *, program_id: int, registrant_ids: Sequence[int], is_group: bool
-) -> int:
-    """``INSERT … SELECT … ON CONFLICT DO NOTHING`` draft memberships for the selected registrants.
-
-    Only enabled registrants (``is_registrant``) of the program's target kind are inserted; the
-    (registrant, program) unique key makes a re-run insert nothing. Reads the registrants by
-    primary key; locks only the inserted rows. Returns the number of memberships created.
-    """
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            INSERT INTO g2p_programs_programmembership
-                   (registrant_id, program_id, state, create_date, write_date)
-            SELECT r.id, %(program)s, 'draft', now(), now()
-              FROM g2p_registry_base_registrant r
-             WHERE r.id = ANY(%(ids)s) AND r.disabled IS NULL
-               AND r.is_registrant AND r.is_group = %(is_group)s
-             ORDER BY r.id
-            ON CONFLICT (registrant_id, program_id) DO NOTHING
-            """,
-            {"program": program_id, "ids": list(registrant_ids), "is_group": is_group},
-        )
-        return cursor.rowcount
-
-
 def insert_program_memberships_from(
     *,
     program_id: int,

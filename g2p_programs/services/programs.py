@@ -17,7 +17,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Q
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -146,27 +146,42 @@ def program_reactivate(*, program: Program, actor: Actor) -> Program:
 
 
 def program_add_registrants(
-    *, program: Program, registrant_ids: Sequence[int], actor: Actor
+    *,
+    program: Program,
+    registrant_ids: Sequence[int] | None = None,
+    registrants: QuerySet[Registrant] | None = None,
+    actor: Actor,
 ) -> Notification:
     """Upstream's "Add to Program" wizard: draft memberships for the selected registrants.
 
-    Already members are counted as existing; disabled registrants are skipped (not counted);
-    registrants of the other kind (or not ``is_registrant``) are counted as ignored. One
-    aggregate query classifies the selection, one ``INSERT … SELECT … ON CONFLICT DO NOTHING``
-    adds the rest (plus one query for the name when a single registrant is selected).
+    The selection is ``registrant_ids`` or, for a selection of any size (a whole filtered
+    registry list), the queryset ``registrants``, which is read inside the statements and never
+    loaded. Already members are counted as existing; disabled registrants are skipped (not
+    counted); registrants of the other kind (or not ``is_registrant``) are counted as ignored.
+    One aggregate query classifies the selection, one ``INSERT … SELECT … ON CONFLICT DO
+    NOTHING`` adds the rest (plus one query for the name when a single registrant is selected).
     Beyond upstream: only active programs accept registrants (its picker only offered those).
     """
     require_perm(actor, f"{PERM}.add_programmembership")
-    ids = sorted({int(i) for i in registrant_ids or []})
-    if not ids:
-        raise ValidationError(_("There are no selected registrants!"))
+    if (registrant_ids is None) == (registrants is None):
+        raise ValueError("pass exactly one of registrant_ids and registrants")
+    if registrants is None:
+        ids = sorted({int(i) for i in registrant_ids or []})
+        selection = Registrant.objects.filter(pk__any=ids)
+    else:
+        selection = Registrant.objects.filter(pk__in=registrants.order_by().values("pk"))
+        ids = []
     is_group = program.target_type == TargetType.GROUP
     with transaction.atomic():
         program = _locked(program)
+        if registrants is None and not ids:
+            raise ValidationError(_("There are no selected registrants!"))
         if program.state != ProgramState.ACTIVE or not program.active:
             raise ValidationError(_("Registrants can only be added to an active program."))
-        is_member = Q(pk__in=_member_ids(program, ids))
-        stats = Registrant.objects.filter(pk__any=ids).aggregate(
+        members = ProgramMembership.objects.filter(program=program).values("registrant_id")
+        is_member = Q(pk__in=members.filter(registrant_id__in=selection.values("pk")))
+        stats = selection.aggregate(
+            n_selected=Count("pk"),
             n_existing=Count("pk", filter=is_member),
             n_disabled=Count("pk", filter=~is_member & Q(disabled__isnull=False)),
             n_disabled_groups=Count(
@@ -179,8 +194,15 @@ def program_add_registrants(
                 & (~Q(is_group=is_group) | Q(is_registrant=False)),
             ),
         )
-        new = queries.insert_program_memberships(
-            program_id=program.pk, registrant_ids=ids, is_group=is_group
+        if not stats["n_selected"]:
+            raise ValidationError(_("There are no selected registrants!"))
+        new = queries.insert_program_memberships_from(
+            program_id=program.pk,
+            registrants=selection.filter(
+                disabled__isnull=True, is_registrant=True, is_group=is_group
+            ),
+            state=MembershipState.DRAFT,
+            since=timezone.now(),
         )
     # upstream's counters: ctr = selected non-members not disabled; ig_ctr = members + wrong kind.
     # Upstream's total (ctr + ig_ctr) counted a wrong-kind registrant twice; the total here is
@@ -190,8 +212,8 @@ def program_add_registrants(
     ctr = new + wrong
     ig_ctr = existing + wrong
     title = _("Program")
-    if len(ids) == 1:
-        registrant = Registrant.objects.only("name", "is_group", "disabled").get(pk=ids[0])
+    if stats["n_selected"] == 1:
+        registrant = selection.only("name", "is_group", "disabled").get()
         if registrant.disabled and registrant.is_group:
             return Notification(title, _("Disabled group can't be added to the program."), "danger")
         if registrant.disabled:
@@ -220,12 +242,6 @@ def program_add_registrants(
         "Total registrants:%(total)s, Already in program:%(existing)s, Newly added:%(new)s"
     ) % {"total": ctr + existing, "existing": ig_ctr, "new": new}
     return Notification(title, message, "warning")
-
-
-def _member_ids(program: Program, ids: list[int]) -> Any:
-    return ProgramMembership.objects.filter(program=program, registrant_id__any=ids).values(
-        "registrant_id"
-    )
 
 
 # --- enrolment -----------------------------------------------------------------------------------

@@ -99,6 +99,44 @@ def test_add_registrants_counts_existing_wrong_kind_and_skips_disabled() -> None
     assert len(_states(program)) == 3
 
 
+def test_add_registrants_by_queryset_counts_as_by_ids_in_fixed_queries() -> None:
+    from g2p_registry_base.models import Registrant
+
+    program = program_with_managers(target_type="individual")
+    other = IndividualFactory()
+    people = IndividualFactory.create_batch(3)
+    GroupFactory()
+    gone = IndividualFactory()
+    registrants_disable(registrant_ids=[gone.pk], reason="Deceased", actor=None)
+    ProgramMembershipFactory(program=program, registrant=people[0])
+    selected = Registrant.objects.filter(pk__gt=other.pk)
+    with CaptureQueriesContext(connection) as ctx:
+        note = program_add_registrants(program=program, registrants=selected, actor=None)
+    assert note.message == "Total registrants:4, Already in program:2, Newly added:2"
+    assert _states(program) == {p.pk: "draft" for p in people}
+    queries = len(ctx.captured_queries)
+    IndividualFactory.create_batch(20)
+    with CaptureQueriesContext(connection) as ctx:
+        again = program_add_registrants(program=program, registrants=selected, actor=None)
+    assert again.message == "Total registrants:24, Already in program:4, Newly added:20"
+    assert len(ctx.captured_queries) == queries
+    assert len(_states(program)) == 23
+
+
+def test_add_registrants_refuses_an_empty_or_double_selection() -> None:
+    from g2p_registry_base.models import Registrant
+
+    program = program_with_managers(target_type="individual")
+    with pytest.raises(ValidationError) as exc:
+        program_add_registrants(program=program, registrants=Registrant.objects.none(), actor=None)
+    assert exc.value.messages == ["There are no selected registrants!"]
+    with pytest.raises(ValueError):
+        program_add_registrants(
+            program=program, registrant_ids=[1], registrants=Registrant.objects.all(), actor=None
+        )
+    assert _states(program) == {}
+
+
 def test_add_registrants_single_selection_messages() -> None:
     program = program_with_managers(target_type="individual")
     person = IndividualFactory(given_name="Ann", family_name="Lee")
