@@ -158,13 +158,17 @@ class Plan:
     - ``finish(progress)``: runs in the final transaction with the unlock; may return the
       outcome message recorded on the progress (default: the operation's done message);
     - ``single_chunk``: the work cannot be split by id (deduplication compares every row with
-      every other), so it runs as ONE statement over all rows, in the job, under the lock.
+      every other), so it runs as ONE statement over all rows, in the job, under the lock;
+    - ``counts_rows``: ``chunk`` returns how many rows it processed (an int), which advances
+      the progress; ``rows()`` then only bounds the keyset windows and may be a cheap superset
+      of the rows concerned (the statement itself skips the others).
     """
 
     rows: Callable[[], QuerySet[Any]]
-    chunk: Callable[[tuple[int, int]], bool | None]
+    chunk: Callable[[tuple[int, int]], Any]
     finish: Callable[[JobProgress], str | None] | None = None
     single_chunk: bool = False
+    counts_rows: bool = False
 
 
 Planner = Callable[..., Plan]
@@ -333,10 +337,11 @@ def run(
     holder_model: type[Model],
     holder_id: int,
     rows: Callable[[], QuerySet[Any]],
-    chunk: Callable[[tuple[int, int]], bool | None],
+    chunk: Callable[[tuple[int, int]], Any],
     finish: Callable[[JobProgress], str | None] | None = None,
     final_attempt: bool = True,
     single_chunk: bool = False,
+    counts_rows: bool = False,
 ) -> bool:
     """Process ``rows()`` (the rows concerned, a queryset) in keyset chunks with ``chunk``.
 
@@ -379,6 +384,8 @@ def run(
                 if upto is None:
                     break
                 go_on = chunk((after, int(upto)))
+                if counts_rows:
+                    in_range, go_on = int(go_on), True
                 job_progress_advance(job_id=progress_id, done=in_range)
             after = int(upto)
             if go_on is False or single_chunk:

@@ -193,6 +193,7 @@ def operation_execute(
         finish=plan.finish,
         final_attempt=final_attempt,
         single_chunk=plan.single_chunk,
+        counts_rows=plan.counts_rows,
     )
 
 

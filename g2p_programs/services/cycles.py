@@ -78,12 +78,23 @@ def _copy_candidates(cycle: Cycle) -> Any:
 
 @bulk.planner(bulk.COPY_BENEFICIARIES)
 def _plan_copy(cycle: Cycle) -> bulk.Plan:
-    def chunk(id_range: tuple[int, int]) -> None:
-        queries.insert_cycle_members_from_program(
+    """Windows over the program's enrolled memberships (the membership state index); each
+    chunk's statement skips disabled registrants and those already in the cycle, and its
+    row count advances the progress. Windowing over the candidates themselves would evaluate
+    "not yet in the cycle" against the whole, growing member list for every window."""
+
+    def chunk(id_range: tuple[int, int]) -> int:
+        return queries.insert_cycle_members_from_program(
             cycle_id=cycle.pk, program_id=cycle.program_id, id_range=id_range
         )
 
-    return bulk.Plan(rows=lambda: _copy_candidates(cycle), chunk=chunk)
+    return bulk.Plan(
+        rows=lambda: ProgramMembership.objects.filter(
+            program_id=cycle.program_id, state=MembershipState.ENROLLED
+        ),
+        chunk=chunk,
+        counts_rows=True,
+    )
 
 
 def _copy_beneficiaries(cycle: Cycle, actor: Actor) -> tuple[int, bool]:

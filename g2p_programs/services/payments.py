@@ -23,7 +23,7 @@ from django.utils.translation import gettext as _
 
 from g2p_programs import bulk
 from g2p_programs.choices import CycleState, EntitlementState, ManagerKind, PaymentState
-from g2p_programs.models import Cycle, Payment, PaymentBatch, Program
+from g2p_programs.models import Cycle, Entitlement, Payment, PaymentBatch, Program
 from g2p_programs.program_managers.notification import notify
 from g2p_programs.results import Notification
 from g2p_programs.selectors import required_manager
@@ -166,12 +166,22 @@ def payment_batches_send(*, batch_ids: Sequence[int], actor: Actor) -> Notificat
 
 @bulk.planner(bulk.PREPARE_PAYMENTS)
 def _plan_prepare(cycle: Cycle) -> bulk.Plan:
+    """Windows over the cycle's approved cash entitlements; each chunk's statement skips those
+    with a live payment, and the payments it creates advance the progress (windowing over the
+    payable ones would test "no live payment" against the growing payment table per window)."""
     manager = payment_manager(program=cycle.program)
 
-    def chunk(id_range: tuple[int, int]) -> None:
-        manager.prepare_payments(cycle, id_range=id_range)
+    def chunk(id_range: tuple[int, int]) -> int:
+        created, _batches = manager.prepare_payments(cycle, id_range=id_range)
+        return created
 
-    return bulk.Plan(rows=lambda: manager.payable_entitlements(cycle), chunk=chunk)
+    return bulk.Plan(
+        rows=lambda: Entitlement.objects.filter(
+            cycle=cycle, state=EntitlementState.APPROVED, is_cash_entitlement=True
+        ),
+        chunk=chunk,
+        counts_rows=True,
+    )
 
 
 @bulk.planner(bulk.SEND_PAYMENTS)
