@@ -1322,8 +1322,10 @@ def concurrent(
 class WebServer:
     """The web application under gunicorn, as ``g2p serve`` runs it, on a free local port."""
 
-    def __init__(self, workers: int = 2) -> None:
-        self.workers = workers
+    def __init__(self, workers: int | None = None) -> None:
+        from pbms import config
+
+        self.workers = workers or config.worker_count()  # as ``g2p serve``
         self.proc: subprocess.Popen[bytes] | None = None
         self.port = 0
 
