@@ -59,3 +59,34 @@ class RpcWizardRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.model},{self.pk}"
+
+
+class RpcExternalId(models.Model):
+    """An external identifier (upstream ``ir.model.data``): ``module.name`` naming one record
+    of a model the RPC API exposes (``model`` is its Odoo name, ``res_id`` its id).
+
+    Rows marked ``builtin`` name the server's own records (``base.main_company``, the roles,
+    the seeded membership and group kinds, the registry's configuration lists) and are kept by
+    :func:`addons.g2p_rpc.xmlids.xmlids_sync_builtin`; clients cannot change them. Clients add
+    their own (OdooRPC, Odooly ``_set_external_id``, odoo-await ``createExternalId``).
+    """
+
+    module = models.CharField(_("module"), max_length=128)
+    name = models.CharField(_("name"), max_length=255)
+    model = models.CharField(_("model"), max_length=128)
+    res_id = models.BigIntegerField(_("record id"))
+    noupdate = models.BooleanField(_("non updatable"), default=False)
+    builtin = models.BooleanField(_("built in"), default=False, editable=False)
+    create_date = models.DateTimeField(_("created on"), auto_now_add=True)
+    write_date = models.DateTimeField(_("last updated on"), auto_now=True)
+
+    class Meta:
+        ordering = ["module", "name"]
+        verbose_name = _("external identifier")
+        constraints = [
+            models.UniqueConstraint(fields=["module", "name"], name="rpc_external_id_unique"),
+        ]
+        indexes = [models.Index(fields=["model", "res_id"], name="rpc_external_id_target_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.module}.{self.name}"

@@ -1170,8 +1170,12 @@ ADAPTERS: tuple[type[ModelAdapter], ...] = (
 
 
 def build_registry(adapters: Iterable[type[ModelAdapter]] = ADAPTERS) -> dict[str, ModelAdapter]:
+    """The adapters by model name, with Odoo's technical models (``ir.model.data``,
+    ``ir.model.access``, ``res.groups``) always included."""
+    from addons.g2p_rpc.ir_map import IR_ADAPTERS  # built on this module's classes
+
     registry: dict[str, ModelAdapter] = {}
-    for cls in adapters:
+    for cls in (*adapters, *IR_ADAPTERS):
         registry[cls.name] = cls(registry)
     return registry
 

@@ -13,4 +13,6 @@ urlpatterns = [
     path("web/session/destroy", views.session_destroy, name="rpc-session-destroy"),
     path("web/dataset/call_kw", views.call_kw, name="rpc-call-kw"),
     path("web/dataset/call_kw/<str:model>/<str:method>", views.call_kw, name="rpc-call-kw-path"),
+    path("web/dataset/call_button", views.call_button, name="rpc-call-button"),
+    path("web/dataset/call_button/<path:path>", views.call_button, name="rpc-call-button-path"),
 ]

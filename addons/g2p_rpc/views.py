@@ -235,3 +235,41 @@ def call_kw(
         )
 
     return _json_call(request, handler)
+
+
+def _clean_action(action: Any) -> Any:
+    """What ``/web/dataset/call_button`` returns: the action a button gave, cleaned as Odoo's
+    ``clean_action`` does (a default ``type``; window actions get ``views`` from their
+    ``view_mode``, "tree" read as "list"), or ``False`` when the button gave no action."""
+    if not isinstance(action, dict) or action.get("type") == "":
+        return False
+    action = dict(action)
+    action.setdefault("type", "ir.actions.act_window_close")
+    if action["type"] == "ir.actions.act_window":
+        modes = [
+            "list" if mode == "tree" else mode
+            for mode in str(action.get("view_mode") or "tree,form").split(",")
+        ]
+        action["view_mode"] = ",".join(modes)
+        if not action.get("views"):
+            action["views"] = [[action.get("view_id") or False, mode] for mode in modes]
+    return action
+
+
+@csrf_exempt
+@require_POST
+def call_button(request: HttpRequest, path: str | None = None) -> HttpResponse:
+    """``/web/dataset/call_button``: ``call_kw`` for a button method (same params, the
+    session's user), answering with the cleaned action or ``False``."""
+
+    def handler(params: dict[str, Any]) -> Any:
+        user = _session_user(request)
+        kwargs = dict(params.get("kwargs") or {})
+        if "context" in params and "context" not in kwargs:
+            kwargs["context"] = params["context"]
+        result = rpc.call_kw(
+            user, params.get("model"), params.get("method"), params.get("args"), kwargs
+        )
+        return _clean_action(result)
+
+    return _json_call(request, handler)
