@@ -27,6 +27,7 @@ from g2p_registry_base.models import (
     PhoneNumber,
     Registrant,
     RegistrantId,
+    RegistrantTag,
     Relationship,
 )
 from g2p_registry_base.signals import send_registrants_changed
@@ -225,6 +226,32 @@ def bank_account_save(*, account: BankAccount, actor: Actor) -> BankAccount:
     except IntegrityError as exc:
         raise validation_error_from_db(exc) from exc
     return account
+
+
+def tag_save(*, tag: RegistrantTag, actor: Actor) -> RegistrantTag:
+    """Create or update a registrant tag (a configuration list: administrators only)."""
+    require_perm(actor, f"g2p_registry_base.{'change' if tag.pk else 'add'}_registranttag")
+    try:
+        with transaction.atomic():
+            tag.save()
+    except IntegrityError as exc:
+        raise validation_error_from_db(exc) from exc
+    return tag
+
+
+def registrant_tags_set(
+    *, registrant: Registrant, tags: Iterable[RegistrantTag], actor: Actor
+) -> Registrant:
+    """Replace the registrant's tags (editing the registrant: its change permission). At most
+    one ``DELETE`` and one ``INSERT`` on the link table; eligibility rules may test tags, so
+    the registrant is reported changed."""
+    model = "group" if registrant.is_group else "individual"
+    require_perm(actor, f"g2p_registry_base.change_{model}")
+    wanted = list(tags)
+    with transaction.atomic():
+        registrant.tags.set(wanted)
+        send_registrants_changed([registrant.pk])
+    return registrant
 
 
 def relationship_save(*, relationship: Relationship, actor: Actor) -> Relationship:

@@ -21,6 +21,8 @@ from addons.g2p_rpc.errors import AccessError, MissingError, UserError
 from addons.g2p_rpc.fields import RpcField, from_wire, to_wire
 from g2p_registry_base import services
 from g2p_registry_base.models import (
+    Bank,
+    BankAccount,
     Company,
     GenderType,
     GroupKind,
@@ -30,6 +32,7 @@ from g2p_registry_base.models import (
     PhoneNumber,
     Registrant,
     RegistrantId,
+    RegistrantTag,
 )
 from pbms import domains
 
@@ -654,12 +657,26 @@ def _gender_selection() -> list[list[str]]:
     ]
 
 
+PARTNER_SCHEMA = domains.DomainSchema(
+    Registrant,
+    {
+        **domains.REGISTRANT_SCHEMA.fields,
+        "category_id": domains.REGISTRANT_SCHEMA.fields["tags_ids"],
+    },
+    name="res.partner",
+)
+
+
 class PartnerAdapter(ModelAdapter):
-    """Registrants (individuals and groups) as upstream ``res.partner``."""
+    """Registrants (individuals and groups) as upstream ``res.partner``.
+
+    ``tags_ids`` (upstream) and ``category_id`` (Odoo's contacts) are the registrant's tags,
+    ``bank_ids`` its bank accounts; both take the x2many commands 0-6.
+    """
 
     name = "res.partner"
     model = Registrant
-    schema = domains.REGISTRANT_SCHEMA
+    schema = PARTNER_SCHEMA
     app_perm = "g2p_registry_base.{verb}_registrant"
     has_active = True
 
@@ -718,6 +735,29 @@ class PartnerAdapter(ModelAdapter):
                 relation_field="partner_id",
             ),
             RpcField(
+                "tags_ids",
+                "many2many",
+                "Tags",
+                attr="tags",
+                relation="g2p.registrant.tags",
+            ),
+            # Odoo's own name for a contact's tags; the same registrant tags.
+            RpcField(
+                "category_id",
+                "many2many",
+                "Tags",
+                attr="tags",
+                relation="g2p.registrant.tags",
+            ),
+            RpcField(
+                "bank_ids",
+                "one2many",
+                "Banks",
+                attr="bank_accounts",
+                relation="res.partner.bank",
+                relation_field="partner_id",
+            ),
+            RpcField(
                 "group_membership_ids",
                 "one2many",
                 "Group Members",
@@ -745,6 +785,135 @@ class PartnerAdapter(ModelAdapter):
 
     def delete_one(self, user: Any, obj: Any) -> None:
         services.registrant_delete(registrant=obj, actor=user)
+
+    def apply_many2many(self, user: Any, obj: Any, fld: RpcField, value: Any) -> None:
+        """Tag commands: ``(0, 0, vals)`` create a tag and add it, ``(1, id, vals)`` change a
+        tag, ``(2, id)`` delete a tag, ``(3, id)`` remove, ``(4, id)`` add, ``(5,)`` clear,
+        ``(6, 0, ids)`` set. Tags themselves change with the tag permissions; the links with
+        the registrant's change permission, in one replacement."""
+        assert fld.relation is not None and fld.attr is not None
+        tags = self.registry[fld.relation]
+        current = set(getattr(obj, fld.attr).values_list("pk", flat=True))
+        for code, record_id, payload in _commands(value, fld.name):
+            if code == 0:
+                current.add(tags.create_one(user, payload or {}))
+            elif code == 1:
+                tags.write_one(user, tags.records(user, [record_id])[0], payload or {})
+            elif code == 2:
+                tags.delete_one(user, tags.records(user, [record_id])[0])
+                current.discard(record_id)
+            elif code == 3:
+                current.discard(record_id)
+            elif code == 4:
+                tags.records(user, [record_id])
+                current.add(record_id)
+            elif code == 5:
+                current.clear()
+            else:
+                wanted = _ids(payload)
+                tags.records(user, wanted)
+                current = set(wanted)
+        services.registrant_tags_set(
+            registrant=obj, tags=RegistrantTag.objects.filter(pk__in=current), actor=user
+        )
+
+
+def _commands(value: Any, field: str) -> list[tuple[int, Any, Any]]:
+    """x2many commands as ``(code, id, payload)``, short forms (``[5]``, ``(4, id)``) included."""
+    if not isinstance(value, list | tuple):
+        raise ValueError(f"Invalid x2many commands {value!r} for field {field!r}")
+    result = []
+    for command in value:
+        if (
+            not isinstance(command, list | tuple)
+            or not command
+            or command[0] not in (0, 1, 2, 3, 4, 5, 6)
+            or (
+                command[0] in (1, 2, 3, 4) and (len(command) < 2 or not isinstance(command[1], int))
+            )
+            or (command[0] in (0, 1, 6) and len(command) < 3)
+        ):
+            raise ValueError(f"Invalid x2many command {command!r} for field {field!r}")
+        padded = [*command, None, None][:3]
+        result.append((padded[0], padded[1], padded[2]))
+    return result
+
+
+class TagAdapter(ModelAdapter):
+    """Registrant tags (upstream ``g2p.registrant.tags``); administrators change them."""
+
+    name = "g2p.registrant.tags"
+    model = RegistrantTag
+    schema = domains.TAG_SCHEMA
+    app_perm = "g2p_registry_base.{verb}_registranttag"
+    has_active = True
+
+    def declare_fields(self) -> list[RpcField]:
+        return [
+            RpcField("name", "char", "Tags", attr="name", required=True),
+            RpcField("color", "integer", "Color Index", attr="color"),
+            RpcField("active", "boolean", "Active", attr="active"),
+        ]
+
+    def display_name(self, obj: Any) -> str:
+        return obj.name
+
+    def save(self, user: Any, obj: Any, commands: Any) -> None:
+        services.tag_save(tag=obj, actor=user)
+
+    def delete_one(self, user: Any, obj: Any) -> None:
+        services.require_perm(user, "g2p_registry_base.delete_registranttag")
+        obj.delete()
+
+
+class PartnerBankAdapter(ModelAdapter):
+    """A registrant's bank accounts (upstream ``res.partner.bank``), saved by the registry's
+    ``bank_account_save`` (validated; a duplicate account is refused)."""
+
+    name = "res.partner.bank"
+    model = BankAccount
+    schema = domains.BANK_ACCOUNT_SCHEMA
+    app_perm = "g2p_registry_base.{verb}_bankaccount"
+    rec_name = "acc_number"
+
+    def declare_fields(self) -> list[RpcField]:
+        return [
+            RpcField("acc_number", "char", "Account Number", attr="acc_number", required=True),
+            RpcField(
+                "partner_id",
+                "many2one",
+                "Account Holder",
+                attr="registrant",
+                relation="res.partner",
+                required=True,
+            ),
+            RpcField(
+                "bank_id", "many2one", "Bank", attr="bank", relation="res.bank", required=True
+            ),
+            RpcField(
+                "bank_name",
+                "char",
+                "Bank Name",
+                compute=lambda o: o.bank.name if o.bank_id else False,
+            ),
+            RpcField(
+                "bank_bic", "char", "Bank Identifier Code", compute=lambda o: o.bank.bic or False
+            ),
+            RpcField("acc_holder_name", "char", "Account Holder Name", attr="acc_holder_name"),
+        ]
+
+    def base_queryset(self, user: Any) -> QuerySet[Any]:
+        return BankAccount.objects.select_related("bank", "registrant")
+
+    def display_name(self, obj: Any) -> str:
+        return obj.acc_number
+
+    def save(self, user: Any, obj: Any, commands: Any) -> None:
+        services.bank_account_save(account=obj, actor=user)
+
+    def delete_one(self, user: Any, obj: Any) -> None:
+        services.require_perm(user, "g2p_registry_base.delete_bankaccount")
+        obj.delete()
 
 
 def _partner_phone(obj: Registrant) -> Any:
@@ -991,6 +1160,17 @@ GroupKindAdapter = _config(
     "g2p_registry_base.{verb}_groupkind",
     lambda: [RpcField("name", "char", "Kind", attr="name", required=True)],
 )
+BankAdapter = _config(
+    "res.bank",
+    Bank,
+    domains.BANK_SCHEMA,
+    "g2p_registry_base.{verb}_bank",
+    lambda: [
+        RpcField("name", "char", "Name", attr="name", required=True),
+        RpcField("bic", "char", "Bank Identifier Code", attr="bic"),
+        RpcField("country_code", "char", "Country Code", attr="country_code"),
+    ],
+)
 CompanyAdapter = _config(
     "res.company",
     Company,
@@ -1166,6 +1346,9 @@ ADAPTERS: tuple[type[ModelAdapter], ...] = (
     GroupKindAdapter,
     CompanyReadAdapter,
     UserAdapter,
+    TagAdapter,
+    PartnerBankAdapter,
+    BankAdapter,
 )
 
 
