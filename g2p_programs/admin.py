@@ -84,6 +84,7 @@ from g2p_programs.services import funds as fund_services
 from g2p_programs.services import payments as payment_services
 from g2p_programs.services import programs as program_services
 from g2p_programs.services import records as record_services
+from g2p_programs.services import updates as update_services
 from pbms.models import JobState
 
 P = "g2p_programs."
@@ -434,8 +435,55 @@ def _create_cycle(program: Program, user: Any) -> Notification:
 ACTIVE = (ProgramState.ACTIVE,)
 
 
+class _DryRun(Exception):
+    pass
+
+
+class ServiceUpdateAdmin(ModelAdmin):
+    """Edits saved by an update service (``update(obj, values, user)``) instead of
+    ``obj.save()``. The form runs the service once in a rolled-back savepoint while
+    validating, so its refusals show on the fields they name; saving runs it for real with
+    the changed fields only."""
+
+    update_service: Callable[[Any, dict[str, Any], Any], Any]
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any):  # type: ignore[no-untyped-def]
+        base = super().get_form(request, obj, change=change, **kwargs)
+        update = type(self).update_service
+
+        class ServiceForm(base):  # type: ignore[misc, valid-type]
+            def clean(self) -> Any:
+                cleaned = super().clean()
+                if not self.instance.pk or self.errors:
+                    return cleaned
+                values = {n: cleaned[n] for n in self.changed_data if n in cleaned}
+                try:
+                    with transaction.atomic():
+                        update(type(self.instance)(pk=self.instance.pk), values, request.user)
+                        raise _DryRun
+                except _DryRun:
+                    pass
+                except ValidationError as exc:
+                    by_field = (
+                        exc.error_dict if hasattr(exc, "error_dict") else {None: exc.error_list}
+                    )
+                    for field, errors in by_field.items():
+                        for error in errors:
+                            self.add_error(field if field in self.fields else None, error)
+                return cleaned
+
+        return ServiceForm
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        if not change:
+            super().save_model(request, obj, form, change)
+            return
+        values = {n: form.cleaned_data[n] for n in form.changed_data if n in form.cleaned_data}
+        type(self).update_service(obj, values, request.user)
+
+
 @admin.register(Program)
-class ProgramAdmin(JobProgressFormMixin, WorkflowAdmin):
+class ProgramAdmin(JobProgressFormMixin, ServiceUpdateAdmin, WorkflowAdmin):
     lock_fields = ("locked",)
     list_display = ("name", "target_type", "state", "enrolled_count", "cycles_count")
     list_filter = ("state", "target_type")
@@ -605,6 +653,10 @@ class ProgramAdmin(JobProgressFormMixin, WorkflowAdmin):
             return "-"
         balance = fund_services.program_fund_balance(program=obj)
         return f"{obj.currency} {balance:,.2f}"
+
+    @staticmethod
+    def update_service(obj: Program, values: dict[str, Any], user: Any) -> Any:
+        return update_services.program_update(program=obj, values=values, actor=user)
 
     def save_model(self, request: HttpRequest, obj: Program, form: Any, change: bool) -> None:
         if change:
@@ -841,8 +893,13 @@ def cash_setup(cycle: Cycle) -> selectors.CashSetup:
 
 
 @admin.register(Cycle)
-class CycleAdmin(ServiceDeleteAdmin, JobProgressFormMixin, WorkflowAdmin):
+class CycleAdmin(ServiceDeleteAdmin, JobProgressFormMixin, ServiceUpdateAdmin, WorkflowAdmin):
     lock_fields = ("locked", "program__locked")
+
+    @staticmethod
+    def update_service(obj: Cycle, values: dict[str, Any], user: Any) -> Any:
+        return update_services.cycle_update(cycle=obj, values=values, actor=user)
+
     list_display = (
         "name",
         "program",

@@ -47,7 +47,15 @@ from g2p_programs.models import (
     ProgramMembership,
 )
 from g2p_programs.results import Notification
-from g2p_programs.services import cycles, entitlements, funds, payments, programs, records
+from g2p_programs.services import (
+    cycles,
+    entitlements,
+    funds,
+    payments,
+    programs,
+    records,
+    updates,
+)
 from g2p_registry_base.models import Registrant
 from pbms import domains
 
@@ -118,13 +126,14 @@ class ProgramModelAdapter(ModelAdapter):
         return str(getattr(obj, "name", "") or obj)
 
     def check_writable(self, verb: str) -> None:
-        allowed = {"add": self.creatable, "change": False, "delete": False}.get(verb, True)
+        allowed = {"add": self.creatable, "change": self.writable, "delete": False}.get(verb, True)
         if not allowed:
             raise AccessError(
                 f"'{self.name}' records are changed through their actions only over RPC."
             )
 
     creatable: ClassVar[bool] = False
+    writable: ClassVar[bool] = False  # ``write`` goes through the model's update service
 
     def run_button(self, method: str, user: Any, ids: Any, **_: Any) -> Any:
         result: Any = True
@@ -168,6 +177,7 @@ class ProgramAdapter(ProgramModelAdapter):
     perm_model = "program"
     has_active = True
     creatable = True
+    writable = True
     buttons: ClassVar[dict[str, Callable[..., Any]]] = {
         "enroll_eligible_registrants": lambda self, obj, user: programs.program_enroll_eligible(
             program=obj, actor=user
@@ -277,6 +287,16 @@ class ProgramAdapter(ProgramModelAdapter):
         )
         return program.pk
 
+    def write_one(self, user: Any, obj: Any, vals: dict[str, Any]) -> None:
+        """Name, description, target type and currency, by the back office's update service
+        (upstream's rules: nothing of an ended program, no target type change once it has
+        beneficiaries)."""
+        self.require(user, "change")
+        plain, commands = self.scalar_values(vals)
+        if commands:
+            raise UserError("Memberships and cycles are changed through their own actions.")
+        updates.program_update(program=obj, values=plain, actor=user)
+
 
 class ProgramMembershipAdapter(ProgramModelAdapter):
     name = "g2p.program_membership"
@@ -363,6 +383,7 @@ class CycleAdapter(ProgramModelAdapter):
     name = "g2p.cycle"
     model = Cycle
     perm_model = "cycle"
+    writable = True
     buttons: ClassVar[dict[str, Callable[..., Any]]] = {
         "copy_beneficiaries_from_program": lambda self, obj, user: cycles.cycle_copy_beneficiaries(
             cycle=obj, actor=user
@@ -476,6 +497,14 @@ class CycleAdapter(ProgramModelAdapter):
 
     def base_queryset(self, user: Any) -> QuerySet[Any]:
         return Cycle.objects.select_related("program")
+
+    def write_one(self, user: Any, obj: Any, vals: dict[str, Any]) -> None:
+        """Name and dates of a draft cycle, by the back office's update service."""
+        self.require(user, "change")
+        plain, commands = self.scalar_values(vals)
+        if commands:
+            raise UserError("Cycle records are changed through the cycle's actions.")
+        updates.cycle_update(cycle=obj, values=plain, actor=user)
 
 
 class CycleMembershipAdapter(ProgramModelAdapter):

@@ -214,10 +214,11 @@ def test_refusals_change_nothing(server, users, registry_data, registry_admin):
     refused(pm, "g2p.cycle", "approve", [cycle.pk], "odoo.exceptions.AccessError")
     assert Cycle.objects.get(pk=cycle.pk).state == "to_approve"
 
-    # writes without a service are refused
+    # a cycle waiting for approval keeps its name
     with pytest.raises(odoorpc.error.RPCError) as err:
         pm.execute_kw("g2p.cycle", "write", [[cycle.pk], {"name": "Renamed"}])
-    assert err.value.info["data"]["name"] == "odoo.exceptions.AccessError"
+    assert err.value.info["data"]["name"] == "odoo.exceptions.ValidationError"
+    assert err.value.info["data"]["message"] == "name: The Cycle is not in draft mode"
     assert Cycle.objects.get(pk=cycle.pk).name != "Renamed"
 
     # separation of duties: who prepared the entitlements does not approve them
