@@ -89,6 +89,8 @@ class ModelAdapter:
     app_perm: ClassVar[str]  # "<app_label>.<verb>_<codename>" with {verb}
     rec_name: ClassVar[str | None] = "name"
     has_active: ClassVar[bool] = False
+    # True: delete_one deletes a record with the model's Django delete permission
+    deletable: ClassVar[bool] = False
     fields: dict[str, RpcField]
     extra_methods: ClassVar[frozenset[str]] = frozenset()
     # Fields ``copy`` carries over (None: every writable scalar and many2one field).
@@ -577,7 +579,13 @@ class ModelAdapter:
         raise AccessError(f"'{self.name}' records cannot be changed through this API.")
 
     def delete_one(self, user: Any, obj: Any) -> None:
-        raise AccessError(f"'{self.name}' records cannot be deleted through this API.")
+        """Delete ``obj`` when the adapter is ``deletable`` and the user holds the model's
+        Django delete permission; adapters with a delete service override this."""
+        if not self.deletable:
+            raise AccessError(f"'{self.name}' records cannot be deleted through this API.")
+        opts = self.model._meta
+        services.require_perm(user, f"{opts.app_label}.delete_{opts.model_name}")
+        obj.delete()
 
     def apply_commands(self, user: Any, obj: Any, commands: dict[str, Any]) -> None:
         for name, value in commands.items():
@@ -844,6 +852,7 @@ class TagAdapter(ModelAdapter):
 
     name = "g2p.registrant.tags"
     model = RegistrantTag
+    deletable = True
     schema = domains.TAG_SCHEMA
     app_perm = "g2p_registry_base.{verb}_registranttag"
     has_active = True
@@ -861,10 +870,6 @@ class TagAdapter(ModelAdapter):
     def save(self, user: Any, obj: Any, commands: Any) -> None:
         services.tag_save(tag=obj, actor=user)
 
-    def delete_one(self, user: Any, obj: Any) -> None:
-        services.require_perm(user, "g2p_registry_base.delete_registranttag")
-        obj.delete()
-
 
 class PartnerBankAdapter(ModelAdapter):
     """A registrant's bank accounts (upstream ``res.partner.bank``), saved by the registry's
@@ -872,6 +877,7 @@ class PartnerBankAdapter(ModelAdapter):
 
     name = "res.partner.bank"
     model = BankAccount
+    deletable = True
     schema = domains.BANK_ACCOUNT_SCHEMA
     app_perm = "g2p_registry_base.{verb}_bankaccount"
     rec_name = "acc_number"
@@ -911,10 +917,6 @@ class PartnerBankAdapter(ModelAdapter):
     def save(self, user: Any, obj: Any, commands: Any) -> None:
         services.bank_account_save(account=obj, actor=user)
 
-    def delete_one(self, user: Any, obj: Any) -> None:
-        services.require_perm(user, "g2p_registry_base.delete_bankaccount")
-        obj.delete()
-
 
 def _partner_phone(obj: Registrant) -> Any:
     phones = [p.phone_no for p in obj.phone_numbers.all() if p.disabled is None]
@@ -924,6 +926,7 @@ def _partner_phone(obj: Registrant) -> Any:
 class RegIdAdapter(ModelAdapter):
     name = "g2p.reg.id"
     model = RegistrantId
+    deletable = True
     schema = domains.REG_ID_SCHEMA
     app_perm = "g2p_registry_base.{verb}_registrantid"
     rec_name = "value"
@@ -973,14 +976,11 @@ class RegIdAdapter(ModelAdapter):
     def save(self, user: Any, obj: Any, commands: Any) -> None:
         services.reg_id_save(reg_id=obj, actor=user)
 
-    def delete_one(self, user: Any, obj: Any) -> None:
-        services.require_perm(user, "g2p_registry_base.delete_registrantid")
-        obj.delete()
-
 
 class PhoneAdapter(ModelAdapter):
     name = "g2p.phone.number"
     model = PhoneNumber
+    deletable = True
     schema = domains.PHONE_SCHEMA
     app_perm = "g2p_registry_base.{verb}_phonenumber"
     rec_name = "phone_sanitized"
@@ -1008,10 +1008,6 @@ class PhoneAdapter(ModelAdapter):
 
     def save(self, user: Any, obj: Any, commands: Any) -> None:
         services.phone_save(phone=obj, actor=user)
-
-    def delete_one(self, user: Any, obj: Any) -> None:
-        services.require_perm(user, "g2p_registry_base.delete_phonenumber")
-        obj.delete()
 
 
 class MembershipAdapter(ModelAdapter):
