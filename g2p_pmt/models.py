@@ -148,7 +148,10 @@ class PmtScore(models.Model):
     UPDATE``); derived data, so not audited (the configuration that produced it is).
     """
 
-    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="pmt_scores")
+    # indexed through pmt_score_unique_per_program and pmt_score_program_score_idx
+    program = models.ForeignKey(
+        Program, on_delete=models.CASCADE, related_name="pmt_scores", db_index=False
+    )
     registrant = models.ForeignKey(Registrant, on_delete=models.CASCADE, related_name="pmt_scores")
     score = models.DecimalField(_("PMT score"), max_digits=20, decimal_places=6)
     breakdown = models.JSONField(_("why this score"), default=list)

@@ -189,13 +189,18 @@ class ProgramMembership(ValidatedModel):
     Upstream ``g2p.program_membership``.
     """
 
+    # no single-column indexes: program_membership_unique leads with the registrant and
+    # program_membership_state_idx with the program (every bulk write maintains each index)
     registrant = models.ForeignKey(
         Registrant,
         on_delete=models.PROTECT,
         related_name="program_memberships",
         verbose_name=_("registrant"),
+        db_index=False,
     )
-    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="memberships")
+    program = models.ForeignKey(
+        Program, on_delete=models.CASCADE, related_name="memberships", db_index=False
+    )
     state = models.CharField(
         _("state"), max_length=16, choices=MembershipState.choices, default=MembershipState.DRAFT
     )
@@ -331,10 +336,13 @@ class Cycle(ValidatedModel):
 class CycleMembership(models.Model):
     """A beneficiary of a cycle (upstream ``g2p.cycle.membership``)."""
 
+    # indexed through cycle_membership_unique (registrant first) and cycle_membership_state_idx
     registrant = models.ForeignKey(
-        Registrant, on_delete=models.PROTECT, related_name="cycle_memberships"
+        Registrant, on_delete=models.PROTECT, related_name="cycle_memberships", db_index=False
     )
-    cycle = models.ForeignKey(Cycle, on_delete=models.CASCADE, related_name="memberships")
+    cycle = models.ForeignKey(
+        Cycle, on_delete=models.CASCADE, related_name="memberships", db_index=False
+    )
     state = models.CharField(
         _("state"),
         max_length=16,
@@ -367,15 +375,19 @@ class Entitlement(ValidatedModel):
     are single indexed queries.
     """
 
-    code = models.CharField(
-        _("code"), max_length=64, unique=True, default=entitlement_code, editable=False
-    )
+    # unique through entitlement_code_unique (a plain btree: codes are looked up whole, so no
+    # pattern index); cycle and program are indexed through the composite indexes below
+    code = models.CharField(_("code"), max_length=64, default=entitlement_code, editable=False)
     ern = models.CharField(_("ERN"), max_length=16, blank=True)
     registrant = models.ForeignKey(
         Registrant, on_delete=models.PROTECT, related_name="entitlements"
     )
-    cycle = models.ForeignKey(Cycle, on_delete=models.CASCADE, related_name="entitlements")
-    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="entitlements")
+    cycle = models.ForeignKey(
+        Cycle, on_delete=models.CASCADE, related_name="entitlements", db_index=False
+    )
+    program = models.ForeignKey(
+        Program, on_delete=models.CASCADE, related_name="entitlements", db_index=False
+    )
     is_cash_entitlement = models.BooleanField(_("cash entitlement"), default=True)
     currency = models.CharField(_("currency"), max_length=3, default="USD")
     initial_amount = models.DecimalField(_("amount"), **MONEY)
@@ -399,6 +411,7 @@ class Entitlement(ValidatedModel):
             ("approve_entitlement", _("Can approve entitlements")),
         ]
         constraints = [
+            models.UniqueConstraint(fields=["code"], name="entitlement_code_unique"),
             models.UniqueConstraint(
                 fields=["cycle", "registrant"], name="entitlement_unique_per_cycle"
             ),
@@ -481,11 +494,13 @@ class Payment(models.Model):
     payment that has not failed (partial unique index), so preparing payments twice issues none
     twice, and a failed payment can be issued again."""
 
-    name = models.CharField(
-        _("internal reference #"), max_length=64, unique=True, default=uuid_name
-    )
+    # unique through payment_name_unique (no pattern index); cycle through
+    # payment_cycle_state_idx
+    name = models.CharField(_("internal reference #"), max_length=64, default=uuid_name)
     entitlement = models.ForeignKey(Entitlement, on_delete=models.PROTECT, related_name="payments")
-    cycle = models.ForeignKey(Cycle, on_delete=models.CASCADE, related_name="payments")
+    cycle = models.ForeignKey(
+        Cycle, on_delete=models.CASCADE, related_name="payments", db_index=False
+    )
     batch = models.ForeignKey(
         PaymentBatch, on_delete=models.SET_NULL, null=True, blank=True, related_name="payments"
     )
@@ -513,6 +528,7 @@ class Payment(models.Model):
             ("send_payments", _("Can send payments")),
         ]
         constraints = [
+            models.UniqueConstraint(fields=["name"], name="payment_name_unique"),
             models.UniqueConstraint(
                 fields=["entitlement"],
                 condition=~Q(status=PaymentStatus.FAILED),

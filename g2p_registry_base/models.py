@@ -61,6 +61,13 @@ def audit_trackers() -> tuple[pghistory.RowEvent, ...]:
     return (pghistory.InsertEvent(), pghistory.UpdateEvent(), pghistory.DeleteEvent())
 
 
+def history_lookup_indexes(**columns: str) -> dict[str, Any]:
+    """``meta`` of an event model indexing its copies of the foreign keys the registrant History
+    page finds events by (``index name=field``); other copied keys stay unindexed
+    (``PGHISTORY_FOREIGN_KEY_FIELD``)."""
+    return {"indexes": [models.Index(fields=[f], name=name) for name, f in columns.items()]}
+
+
 def _today() -> datetime.date:
     return timezone.localdate()
 
@@ -569,7 +576,9 @@ class Group(Registrant):
         verbose_name_plural = _("groups")
 
 
-@pghistory.track(*audit_trackers())
+@pghistory.track(
+    *audit_trackers(), meta=history_lookup_indexes(registrantid_event_reg_idx="registrant")
+)
 class RegistrantId(ValidatedModel):
     """An identity document number of a registrant (upstream ``g2p.reg.id``).
 
@@ -641,7 +650,9 @@ def normalize_phone(raw: str, *, region: str | None = None) -> str:
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
-@pghistory.track(*audit_trackers())
+@pghistory.track(
+    *audit_trackers(), meta=history_lookup_indexes(phone_event_registrant_idx="registrant")
+)
 class PhoneNumber(ValidatedModel):
     """A phone number of a registrant (upstream ``g2p.phone.number``), kept in E.164."""
 
@@ -701,7 +712,9 @@ class PhoneNumber(ValidatedModel):
         )
 
 
-@pghistory.track(*audit_trackers())
+@pghistory.track(
+    *audit_trackers(), meta=history_lookup_indexes(bankacc_event_registrant_idx="registrant")
+)
 class BankAccount(ValidatedModel):
     """A bank account of a registrant (upstream ``res.partner.bank``)."""
 
@@ -736,7 +749,12 @@ class BankAccount(ValidatedModel):
             raise ValidationError({"acc_number": _("Invalid account number.")})
 
 
-@pghistory.track(*audit_trackers())
+@pghistory.track(
+    *audit_trackers(),
+    meta=history_lookup_indexes(
+        membership_event_group_idx="group", membership_event_person_idx="individual"
+    ),
+)
 class GroupMembership(ValidatedModel):
     """An individual's membership of a group (upstream ``g2p.group.membership``).
 
@@ -813,7 +831,12 @@ class GroupMembership(ValidatedModel):
             raise ValidationError(errors)
 
 
-@pghistory.track(*audit_trackers())
+@pghistory.track(
+    *audit_trackers(),
+    meta=history_lookup_indexes(
+        relationship_event_source_idx="source", relationship_event_dest_idx="destination"
+    ),
+)
 class Relationship(ValidatedModel):
     """A relationship between two registrants (upstream ``g2p.reg.rel``).
 
@@ -975,6 +998,7 @@ pghistory.track(
     pghistory.DeleteEvent("kind.remove"),
     obj_field=None,
     model_name="MembershipKindLinkEvent",
+    meta=history_lookup_indexes(kindlink_event_membership_idx="groupmembership"),
     app_label="g2p_registry_base",
 )(GroupMembership.kinds.through)
 
@@ -983,5 +1007,6 @@ pghistory.track(
     pghistory.DeleteEvent("tag.remove"),
     obj_field=None,
     model_name="RegistrantTagLinkEvent",
+    meta=history_lookup_indexes(taglink_event_registrant_idx="registrant"),
     app_label="g2p_registry_base",
 )(Registrant.tags.through)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pghistory
 import pgtrigger
 import psycopg
 
@@ -167,6 +168,13 @@ PGHISTORY_ADMIN_MODEL = "pghistory.MiddlewareEvents"
 # tables (one INSERT … SELECT), so a set-based write of a million rows is audited set-based too;
 # row-level triggers would run two PL/pgSQL calls and a subtransaction per row.
 PGHISTORY_LEVEL = pgtrigger.Statement
+# Event tables are read by object (pgh_obj) and by context; the copies of the tracked rows'
+# other foreign keys are not indexed, because every audited bulk write would maintain each of
+# those indexes too. The registry's event models index the columns the registrant History page
+# looks events up by (their ``meta``).
+PGHISTORY_FOREIGN_KEY_FIELD = pghistory.ForeignKey(db_index=False)
+PGHISTORY_OBJ_FIELD = pghistory.ObjForeignKey(db_index=True)
+PGHISTORY_CONTEXT_FIELD = pghistory.ContextForeignKey(db_index=True)
 
 LOGGING = {
     "version": 1,

@@ -43,6 +43,13 @@ COMMITTED_STATES = (
     EntitlementState.RDPD2BEN.value,
 )
 APPROVABLE_STATES = (EntitlementState.DRAFT.value, EntitlementState.PENDING_VALIDATION.value)
+# States an approved entitlement can move on to without staying committed (rejected,
+# cancelled, expired): only these can hold a paid payment outside COMMITTED_STATES.
+AFTER_APPROVAL_STATES = tuple(
+    state.value
+    for state in EntitlementState
+    if state.value not in COMMITTED_STATES and state.value not in APPROVABLE_STATES
+)
 
 
 def _t(model: Any) -> sql.Identifier:
@@ -100,10 +107,12 @@ def insert_entitlements_for_cycle(
     enabled registrants that are not marked duplicated in the program. Amount (upstream's
     formula): ``amount_per_cycle``, plus for a group ``amount_per_individual_in_group`` × its
     current enabled members (each membership once; capped at ``max_individual_in_group`` when
-    that is > 0), counted by a lateral aggregate over ``membership_individual_idx``'s table.
+    that is > 0), counted by a scalar subquery that only groups evaluate (``CASE`` short-circuits
+    it for individuals).
     Fee: ``amount × pct / 100`` (rounded to cents) when pct > 0, else the fixed fee. Codes are
     21 characters of a random UUID (upstream's slice); validity = the cycle's dates.
-    ``ON CONFLICT (cycle_id, registrant_id) DO NOTHING`` makes a re-run insert nothing. Locks
+    ``ON CONFLICT (cycle_id, registrant_id) DO NOTHING`` skips members that already have one, so
+    a re-run inserts nothing (and the row count is what was created). Locks
     only the inserted rows. Returns the number of entitlements created.
     """
     statement = sql.SQL(
@@ -121,23 +130,21 @@ def insert_entitlements_for_cycle(
             SELECT cm.registrant_id, c.id AS cycle_id, c.program_id, p.currency,
                    c.start_date, c.end_date,
                    %(per_cycle)s::numeric
-                   + CASE WHEN r.is_group AND n.members > 0
-                          THEN %(per_individual)s::numeric
-                               * CASE WHEN %(max_members)s > 0
-                                      THEN least(n.members, %(max_members)s)
-                                      ELSE n.members END
+                   + CASE WHEN r.is_group AND %(per_individual)s::numeric > 0
+                          THEN %(per_individual)s::numeric * (
+                               SELECT CASE WHEN %(max_members)s > 0
+                                           THEN least(count(*), %(max_members)s)
+                                           ELSE count(*) END
+                                 FROM {group_membership} gm
+                                 JOIN {registrant} i ON i.id = gm.individual_id
+                                WHERE gm.group_id = r.id AND i.disabled IS NULL
+                                  AND (gm.ended_date IS NULL
+                                       OR gm.ended_date > statement_timestamp()))
                           ELSE 0 END AS amount
               FROM {cycle_membership} cm
               JOIN {cycle} c ON c.id = cm.cycle_id
               JOIN {program} p ON p.id = c.program_id
               JOIN {registrant} r ON r.id = cm.registrant_id
-              LEFT JOIN LATERAL (
-                    SELECT count(*) AS members
-                      FROM {group_membership} gm
-                      JOIN {registrant} i ON i.id = gm.individual_id
-                     WHERE gm.group_id = r.id AND r.is_group AND i.disabled IS NULL
-                       AND (gm.ended_date IS NULL OR gm.ended_date > statement_timestamp())
-                   ) n ON true
              WHERE cm.cycle_id = %(cycle)s AND cm.state = %(enrolled)s AND r.disabled IS NULL
                AND (%(after)s::bigint IS NULL OR cm.id > %(after)s::bigint)
                AND (%(upto)s::bigint IS NULL OR cm.id <= %(upto)s::bigint)
@@ -145,9 +152,6 @@ def insert_entitlements_for_cycle(
                     SELECT 1 FROM {program_membership} pm
                      WHERE pm.registrant_id = cm.registrant_id AND pm.program_id = c.program_id
                        AND pm.state = %(duplicated)s)
-               AND NOT EXISTS (
-                    SELECT 1 FROM {entitlement} e
-                     WHERE e.cycle_id = cm.cycle_id AND e.registrant_id = cm.registrant_id)
              ORDER BY cm.id
           ) a
         ON CONFLICT (cycle_id, registrant_id) DO NOTHING
@@ -176,20 +180,25 @@ def select_program_fund_balance(*, program_id: int) -> tuple[Decimal, Decimal]:
     """``SELECT`` (posted funds, committed entitlement amounts) of a program in one statement.
 
     Posted funds use ``fund_program_state_idx``; committed amounts are entitlements in
-    :data:`COMMITTED_STATES` (``entitlement_program_state_idx``) plus any entitlement that has
-    a paid payment whatever its state (so money paid out stays spent even after the entitlement
-    expires or is cancelled). Locks nothing.
+    :data:`COMMITTED_STATES` plus any entitlement that has a paid payment whatever its state
+    (so money paid out stays spent even after the entitlement expires or is cancelled). Both
+    sums are range scans of ``entitlement_program_state_idx``: the second only over
+    :data:`AFTER_APPROVAL_STATES`, because draft and pending entitlements have never been
+    approved, so never paid — the approval job recomputes this per chunk, and probing the
+    payments of the cycle's whole draft / pending list each time cost a scan of the cycle per
+    chunk. Locks nothing.
     """
     statement = sql.SQL(
         """
         SELECT coalesce((SELECT sum(f.amount) FROM {fund} f
                           WHERE f.program_id = %(program)s AND f.state = %(posted)s), 0),
                coalesce((SELECT sum(e.initial_amount) FROM {entitlement} e
-                          WHERE e.program_id = %(program)s
-                            AND (e.state = ANY(%(committed)s)
-                                 OR EXISTS (SELECT 1 FROM {payment} pay
-                                             WHERE pay.entitlement_id = e.id
-                                               AND pay.status = %(paid)s))), 0)
+                          WHERE e.program_id = %(program)s AND e.state = ANY(%(committed)s)), 0)
+               + coalesce((SELECT sum(e.initial_amount) FROM {entitlement} e
+                            WHERE e.program_id = %(program)s AND e.state = ANY(%(after)s)
+                              AND EXISTS (SELECT 1 FROM {payment} pay
+                                           WHERE pay.entitlement_id = e.id
+                                             AND pay.status = %(paid)s)), 0)
         """
     ).format(**_tables())
     posted, committed = _fetchone(
@@ -198,6 +207,7 @@ def select_program_fund_balance(*, program_id: int) -> tuple[Decimal, Decimal]:
             "program": program_id,
             "posted": FundState.POSTED.value,
             "committed": list(COMMITTED_STATES),
+            "after": list(AFTER_APPROVAL_STATES),
             "paid": PaymentStatus.PAID.value,
         },
     )
