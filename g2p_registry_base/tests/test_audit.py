@@ -252,3 +252,38 @@ def test_each_context_groups_its_own_changes(registrar, registry_admin):
     (second_event,) = MiddlewareEvents.objects.tracks(second)
     assert (first_event.user, second_event.user) == (registrar, registry_admin)
     assert first_event.pgh_context_id != second_event.pgh_context_id
+
+
+def _indexed_columns(table: str) -> set[str]:
+    """Single columns that lead an index of ``table``."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT a.attname FROM pg_index i"
+            " JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]"
+            " WHERE i.indrelid = %s::regclass",
+            [table],
+        )
+        return {row[0] for row in cursor.fetchall()}
+
+
+def test_event_tables_index_object_context_and_history_lookups_only():
+    from django.apps import apps
+
+    # the registrant History page looks events up by these copies of foreign keys
+    assert _indexed_columns("g2p_registry_base_registrantidevent") == {
+        "pgh_id", "pgh_obj_id", "pgh_context_id", "registrant_id",
+    }  # fmt: skip
+    assert _indexed_columns("g2p_registry_base_groupmembershipevent") == {
+        "pgh_id", "pgh_obj_id", "pgh_context_id", "group_id", "individual_id",
+    }  # fmt: skip
+    assert _indexed_columns("g2p_registry_base_membershipkindlinkevent") == {
+        "pgh_id", "pgh_context_id", "groupmembership_id",
+    }  # fmt: skip
+    # bulk-written program tables: only the object and the context
+    for model in ("Entitlement", "Payment", "ProgramMembership", "CycleMembership"):
+        event = apps.get_model("g2p_programs", model).pgh_event_model
+        assert _indexed_columns(event._meta.db_table) == {
+            "pgh_id", "pgh_obj_id", "pgh_context_id",
+        }, model  # fmt: skip
