@@ -220,7 +220,10 @@ def _load_session(dbname: str, replica: bool) -> Any:
 
     from bench.common import server_params
 
-    conn = psycopg.connect(**server_params(), dbname=dbname, autocommit=True)
+    # client-side binding, as Django's cursors: literals typed by the statement, not smallint
+    conn = psycopg.connect(
+        **server_params(), dbname=dbname, autocommit=True, cursor_factory=psycopg.ClientCursor
+    )
     conn.execute("SET maintenance_work_mem = '512MB'")
     if replica:
         conn.execute("SET session_replication_role = replica")
