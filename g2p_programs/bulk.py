@@ -322,11 +322,13 @@ def _try_lock(key: str) -> bool:
 def _next_chunk(rows: QuerySet[Any], after: int, size: int) -> tuple[int | None, int]:
     """(largest id, count) of the next ``size`` rows after ``after``; (None, 0) when none left.
 
-    Keyset, one query: ``SELECT max(id), count(*) … WHERE id IN (SELECT id … WHERE id > after
-    ORDER BY id LIMIT size)`` (an index range scan, never ``OFFSET``).
+    Keyset, one query: ``SELECT max(id), count(id) FROM (SELECT id … WHERE id > after ORDER BY
+    id LIMIT size) w`` — an index range scan of the window only, never ``OFFSET``. (Written as
+    ``WHERE id IN (window)`` the planner hash-joined the window against a sequential scan of
+    the whole table, once per chunk.)
     """
     window = rows.filter(pk__gt=after).order_by("pk").values("pk")[:size]
-    agg = rows.model._default_manager.filter(pk__in=window).aggregate(upto=Max("pk"), n=Count("pk"))
+    agg = window.aggregate(upto=Max("pk"), n=Count("pk"))
     return (int(agg["upto"]) if agg["upto"] is not None else None), int(agg["n"])
 
 
