@@ -446,6 +446,11 @@ class Registrant(ValidatedModel):
             models.Index(fields=["birthdate"], name="registrant_birthdate_idx"),
             models.Index(fields=["is_group", "is_registrant"], name="registrant_kind_idx"),
             GinIndex(fields=["additional_g2p_info"], name="registrant_addl_info_gin"),
+            # The (few) disabled registrants: bulk statements exclude them with an anti-join
+            # on this index instead of visiting every registrant row.
+            models.Index(
+                fields=["id"], condition=Q(disabled__isnull=False), name="registrant_disabled_idx"
+            ),
         ]
         constraints = [
             models.CheckConstraint(

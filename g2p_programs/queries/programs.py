@@ -83,17 +83,18 @@ def keys_id_documents(id_types: Sequence[str]) -> sql.Composable:
         """SELECT t.name || '-' || i.value AS key, i.registrant_id AS holder_id
              FROM g2p_registry_base_registrantid i
              JOIN g2p_registry_base_idtype t ON t.id = i.id_type_id
-             JOIN g2p_registry_base_registrant r ON r.id = i.registrant_id
-            WHERE r.disabled IS NULL
-              AND (i.expiry_date IS NULL OR i.expiry_date > CURRENT_DATE){}"""
+            WHERE (i.expiry_date IS NULL OR i.expiry_date > CURRENT_DATE){}
+              AND NOT EXISTS (SELECT 1 FROM g2p_registry_base_registrant d
+                               WHERE d.id = i.registrant_id AND d.disabled IS NOT NULL)"""
     ).format(type_filter)
 
 
 KEYS_PHONES = sql.SQL(
     """SELECT p.phone_sanitized AS key, p.registrant_id AS holder_id
          FROM g2p_registry_base_phonenumber p
-         JOIN g2p_registry_base_registrant r ON r.id = p.registrant_id
-        WHERE r.disabled IS NULL AND p.disabled IS NULL AND p.phone_sanitized <> ''"""
+        WHERE p.disabled IS NULL AND p.phone_sanitized <> ''
+          AND NOT EXISTS (SELECT 1 FROM g2p_registry_base_registrant d
+                           WHERE d.id = p.registrant_id AND d.disabled IS NOT NULL)"""
 )
 
 
@@ -111,26 +112,32 @@ def keys_attributes(fields: Sequence[str]) -> sql.Composable:
 
 _MARK_DUPLICATES = sql.SQL(
     """
-    WITH keys AS ({keys}),
-    beneficiaries AS (
+    WITH beneficiaries AS MATERIALIZED (
         SELECT pm.id, pm.registrant_id, pm.state
           FROM g2p_programs_programmembership pm
-          JOIN g2p_registry_base_registrant br ON br.id = pm.registrant_id
          WHERE pm.program_id = %(program)s AND pm.state = ANY(%(states)s)
-           AND br.disabled IS NULL
+           AND NOT EXISTS (SELECT 1 FROM g2p_registry_base_registrant d
+                            WHERE d.id = pm.registrant_id AND d.disabled IS NOT NULL)
+    ),
+    holders AS (
+        -- The registrants whose keys count, with the membership each speaks for: the
+        -- beneficiary itself and / or the current members of a beneficiary group.
+        SELECT b.registrant_id AS holder_id, b.id AS membership_id
+          FROM beneficiaries b
+         WHERE %(own)s
+        UNION ALL
+        SELECT gm.individual_id, b.id
+          FROM beneficiaries b
+          JOIN g2p_registry_base_groupmembership gm
+            ON gm.group_id = b.registrant_id
+           AND (gm.ended_date IS NULL OR gm.ended_date > statement_timestamp())
+         WHERE %(via_members)s
     ),
     pairs AS (
-        SELECT k.key, b.id AS membership_id
-          FROM keys k JOIN beneficiaries b ON b.registrant_id = k.holder_id
-         WHERE %(own)s
-        UNION
-        SELECT k.key, b.id
-          FROM keys k
-          JOIN g2p_registry_base_groupmembership gm
-            ON gm.individual_id = k.holder_id
-           AND (gm.ended_date IS NULL OR gm.ended_date > statement_timestamp())
-          JOIN beneficiaries b ON b.registrant_id = gm.group_id
-         WHERE %(via_members)s
+        -- The key source is joined to the holders (not read whole first), so only the keys
+        -- of the program's beneficiaries are ever built.
+        SELECT DISTINCT k.key, h.membership_id
+          FROM ({keys}) k JOIN holders h ON h.holder_id = k.holder_id
     ),
     sets AS (
         SELECT DISTINCT ids FROM (

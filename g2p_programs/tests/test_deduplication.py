@@ -91,6 +91,43 @@ def test_id_dedup_individual_program_two_enrolled_are_both_marked() -> None:
     assert DuplicateGroup.objects.get().reason == "Duplicate ID Documents"
 
 
+def test_id_dedup_skips_disabled_holders_and_expired_ids() -> None:
+    """Keys of disabled registrants (beneficiary or household member) and expired IDs never
+    make a duplicate; a group sharing a key with its own member is one holder, not two."""
+    program = program_with_managers(
+        target_type="group", deduplication=[("id", {"id_types": ["National ID"]})]
+    )
+    a, b, c, d = GroupFactory.create_batch(4)
+    # a's member and b's member share an ID, but b's member is disabled
+    live = RegistrantIdFactory(value="N-1").registrant
+    gone = RegistrantIdFactory(value="N-1").registrant
+    gone.disabled = datetime.datetime.now(datetime.UTC)
+    gone.disabled_reason = "Deceased"
+    gone.save()
+    MembershipFactory(group=a, individual=live)
+    MembershipFactory(group=b, individual=gone)
+    # c's member and d's member share an ID that has expired on one side
+    old = RegistrantIdFactory(value="N-2", expiry_date=datetime.date(2020, 1, 1)).registrant
+    MembershipFactory(group=c, individual=old)
+    MembershipFactory(group=d, individual=RegistrantIdFactory(value="N-2").registrant)
+    # group a holds the same ID as its own member
+    RegistrantIdFactory(registrant=a, value="N-1", id_type=live.reg_ids.get().id_type)
+    program_add_registrants(program=program, registrant_ids=[a.pk, b.pk, c.pk, d.pk], actor=None)
+
+    note = program_deduplicate(program=program, actor=None)
+
+    assert (note.message, note.type) == ("No duplicates found.", "success")
+    assert [_state(g) for g in (a, b, c, d)] == ["draft"] * 4
+    assert DuplicateGroup.objects.count() == 0
+    # enabling the member again makes the two households duplicates
+    gone.disabled, gone.disabled_reason = None, ""
+    gone.save()
+    assert program_deduplicate(program=program, actor=None).message == (
+        "2 Instances of Beneficiaries duplicate."
+    )
+    assert [_state(g) for g in (a, b, c, d)] == ["duplicated", "duplicated", "draft", "draft"]
+
+
 def test_phone_dedup_group_program_groups_by_key() -> None:
     """Two households whose DIFFERENT members share a phone are duplicates (upstream missed it)."""
     program = program_with_managers(target_type="group", deduplication=["phone_number"])
