@@ -7,12 +7,13 @@ import pytest
 
 @pytest.fixture(autouse=True)
 def _base_data_in_transactional_tests(request):  # type: ignore[no-untyped-def]
-    """Transactional tests flush every table afterwards; give each one the seeded base data."""
+    """Transactional tests flush every table afterwards; give each one the seeded base data.
+
+    (Not ``serialized_rollback``: a flush re-runs the post-migrate role sync, so restoring the
+    serialized roles after another transactional test collides with the re-created ones.)"""
     marker = request.node.get_closest_marker("django_db")
     if marker is None or not marker.kwargs.get("transaction"):
         return
-    if marker.kwargs.get("serialized_rollback"):
-        return  # the test database's serialized content is restored instead
     request.getfixturevalue("transactional_db")
     from pbms.seed import ensure_base_data
 

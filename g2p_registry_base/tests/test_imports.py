@@ -1246,7 +1246,7 @@ def run_worker() -> None:
         )
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_large_import_runs_as_an_idempotent_job(settings, registrar, monkeypatch):
     from procrastinate.contrib.django.models import ProcrastinateJob
 
