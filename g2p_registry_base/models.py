@@ -444,7 +444,13 @@ class Registrant(ValidatedModel):
         indexes = [
             models.Index(Upper("name"), name="registrant_name_upper_idx"),
             models.Index(fields=["birthdate"], name="registrant_birthdate_idx"),
-            models.Index(fields=["is_group", "is_registrant"], name="registrant_kind_idx"),
+            # Individuals / groups in id order (lists and RPC pages): an index-only scan,
+            # ``active`` included for the RPC's active test.
+            models.Index(
+                fields=["is_group", "is_registrant", "id"],
+                include=["active"],
+                name="registrant_kind_id_idx",
+            ),
             GinIndex(fields=["additional_g2p_info"], name="registrant_addl_info_gin"),
             # The (few) disabled registrants: bulk statements exclude them with an anti-join
             # on this index instead of visiting every registrant row.

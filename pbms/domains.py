@@ -1053,7 +1053,7 @@ class _Compiler:
     ) -> Q:
         if op in ("=", "!="):
             if _is_unset(value):
-                q = self.unset(expr, kind)
+                q = self.unset(expr, kind, nullable)
             else:
                 q = _guarded(Exact(expr, _convert(full, kind, value)), expr, nullable)
             return q if op == "=" else ~q
@@ -1062,7 +1062,7 @@ class _Compiler:
             values = [_convert(full, kind, v) for v in items if not _is_unset(v)]
             q = _guarded(In(expr, values), expr, nullable) if values else _false()
             if any(_is_unset(v) for v in items):
-                q |= self.unset(expr, kind)
+                q |= self.unset(expr, kind, nullable)
             return q if op == "in" else ~q
         if op in _ORDER_OPERATORS:
             if _is_unset(value) or isinstance(value, list):
@@ -1079,13 +1079,20 @@ class _Compiler:
             return ~q if op in _POSITIVE else q
         raise self.unsupported(op, kind, full)
 
-    def unset(self, expr: Any, kind: str) -> Q:
-        """Odoo's ``= False``: NULL, or also ``''`` for text and ``false`` for booleans."""
-        q = Q(IsNull(expr, True))
+    def unset(self, expr: Any, kind: str, nullable: bool = True) -> Q:
+        """Odoo's ``= False``: NULL, or also ``''`` for text and ``false`` for booleans. The
+        ``IS NULL`` arm is left out for a column that cannot be NULL, so ``is_group = False``
+        stays a plain, indexable comparison."""
+        parts = [Q(IsNull(expr, True))] if nullable else []
         if kind in _TEXT_KINDS:
-            q |= Q(Exact(expr, ""))
+            parts.append(Q(Exact(expr, "")))
         elif kind == "boolean":
-            q |= Q(Exact(expr, False))
+            parts.append(Q(Exact(expr, False)))
+        if not parts:
+            return _false()
+        q = parts[0]
+        for part in parts[1:]:
+            q |= part
         return q
 
     # -- age ---------------------------------------------------------------------------------

@@ -363,6 +363,24 @@ def test_scalar_operators_select_exact_sets(registry, domain, expected):
     assert registry.match(domain) == expected
 
 
+def test_false_on_a_not_null_column_is_a_plain_comparison(registry):
+    """``= False`` adds ``IS NULL`` only where the column can be NULL, so the kind index serves
+    ``is_group = False``; a NOT NULL integer never equals False."""
+
+    def where(domain: list[Any]) -> str:
+        qs = filter_by_domain(Registrant.objects.order_by(), domain, schema=REGISTRANT_SCHEMA)
+        return str(qs.query).split(" WHERE ", 1)[1]
+
+    column = f'"{Registrant._meta.db_table}"."is_group"'
+    assert where([("is_group", "=", False)]) == f"{column} = False"
+    assert where([("is_group", "!=", False)]) == f"NOT ({column} = False)"
+    assert "IS NULL" in where([("gender", "=", False)])
+    assert "IS NULL" in where([("income", "=", False)])
+    assert registry.match([("id", "=", False)]) == set()
+    assert registry.match([("id", "!=", False)]) == EVERYONE
+    assert registry.match([("id", "in", [False, registry.records["ann"].pk])]) == {"ann"}
+
+
 def test_id_and_strings_as_numbers(registry):
     ann, bob = registry.records["ann"], registry.records["bob"]
     assert registry.match([("id", "=", ann.pk)]) == {"ann"}
@@ -625,7 +643,7 @@ def test_dotted_x2many_domain_runs_one_query(registry, django_assert_num_queries
         ("age", ">=", 60),
     ]
     with django_assert_num_queries(0):
-        qs = filter_by_domain(Registrant.objects.all(), domain, schema=REGISTRANT_SCHEMA)
+        qs = filter_by_domain(Registrant.objects.order_by(), domain, schema=REGISTRANT_SCHEMA)
     with django_assert_num_queries(1):
         rows = list(qs)
     # g1: tagged Rural, no passport, has a member older than 1; dan is 59 and in no group.
