@@ -125,23 +125,13 @@ class FilePaymentManager(DefaultPaymentManager):
 
         Batches considered: those of ``batch_ids`` (all of the cycle's when None) and, with
         ``id_range``, only those holding a payment of the chunk. Queries: the default
-        manager's two, one for the file configurations, one for the completed batches lacking
+        manager's three, one for the file configurations, one for the completed batches lacking
         a file, then per such batch one streamed ``SELECT`` and one ``INSERT`` per
         configuration — independent of the number of payments.
         """
         from g2p_payment_files.services import payment_file_write
 
-        batches = PaymentBatch.objects.filter(cycle=cycle)
-        if batch_ids is not None:
-            batches = batches.filter(pk__in=batch_ids)
-        if id_range is not None:
-            in_chunk = self.sendable_payments(cycle, batch_ids).filter(
-                pk__gt=id_range[0], pk__lte=id_range[1]
-            )
-            batches = batches.filter(pk__in=in_chunk.values("batch_id"))
-        # evaluated before sending: afterwards the chunk's payments are no longer sendable
-        touched = list(batches.values_list("pk", flat=True))
-        started, sent = super().send_payments(cycle, batch_ids, id_range=id_range)
+        started, sent, touched = self._send(cycle, batch_ids, id_range)
         configs = self.file_configs()
         if not configs or not touched:
             return started, sent

@@ -502,7 +502,12 @@ class Payment(models.Model):
         Cycle, on_delete=models.CASCADE, related_name="payments", db_index=False
     )
     batch = models.ForeignKey(
-        PaymentBatch, on_delete=models.SET_NULL, null=True, blank=True, related_name="payments"
+        PaymentBatch,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="payments",
+        db_index=False,  # payment_batch_id_idx (batch, id) leads with it
     )
     state = models.CharField(
         _("state"), max_length=16, choices=PaymentState.choices, default=PaymentState.ISSUED
@@ -539,7 +544,12 @@ class Payment(models.Model):
                 name="payment_amounts_not_negative",
             ),
         ]
-        indexes = [models.Index(fields=["cycle", "state"], name="payment_cycle_state_idx")]
+        indexes = [
+            models.Index(fields=["cycle", "state"], name="payment_cycle_state_idx"),
+            # A batch's payments in id order (payment files stream them; "is the batch
+            # complete" probes it) without a sort or a scan of the whole table.
+            models.Index(fields=["batch", "id"], name="payment_batch_id_idx"),
+        ]
 
     def __str__(self) -> str:
         return self.name

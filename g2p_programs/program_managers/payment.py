@@ -187,12 +187,22 @@ class DefaultPaymentManager(PaymentManager):
         *,
         id_range: tuple[int, int] | None = None,
     ) -> tuple[int, int]:
-        """Mark the batches started and their issued payments sent (two ``UPDATE``s).
+        """Mark the batches started and their issued payments sent (the batch ids, then two
+        ``UPDATE``s).
 
         Without ``batch_ids``: every batch of the cycle, plus the cycle's payments that are in
         no batch (``create_batch`` off — upstream could never send those). With ``id_range``
         only the payments of that chunk and the batches holding them. Idempotent.
         """
+        started, sent, _touched = self._send(cycle, batch_ids, id_range)
+        return started, sent
+
+    def _send(
+        self, cycle: Cycle, batch_ids: list[int] | None, id_range: tuple[int, int] | None
+    ) -> tuple[int, int, list[int]]:
+        """:meth:`send_payments`, also returning the ids of the batches it concerned (all of
+        the cycle's / of ``batch_ids``, or those holding a payment of the chunk), read once
+        before the payments change state."""
         batches = PaymentBatch.objects.filter(cycle=cycle)
         payments = self.sendable_payments(cycle, batch_ids)
         if batch_ids is not None:
@@ -200,8 +210,13 @@ class DefaultPaymentManager(PaymentManager):
         if id_range is not None:
             payments = payments.filter(pk__gt=id_range[0], pk__lte=id_range[1])
             batches = batches.filter(pk__in=payments.values("batch_id"))
-        started = batches.filter(batch_has_started=False).update(
-            batch_has_started=True, stats_datetime=timezone.now()
+        touched = list(batches.order_by("pk").values_list("pk", flat=True))
+        started = (
+            PaymentBatch.objects.filter(pk__in=touched, batch_has_started=False).update(
+                batch_has_started=True, stats_datetime=timezone.now()
+            )
+            if touched
+            else 0
         )
         sent = payments.update(state=PaymentState.SENT)
-        return started, sent
+        return started, sent, touched
