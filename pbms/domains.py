@@ -74,8 +74,10 @@ from __future__ import annotations
 import ast
 import datetime
 import decimal
+import functools
 import json
 import math
+import operator
 import re
 import reprlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -1079,7 +1081,7 @@ class _Compiler:
             return ~q if op in _POSITIVE else q
         raise self.unsupported(op, kind, full)
 
-    def unset(self, expr: Any, kind: str, nullable: bool = True) -> Q:
+    def unset(self, expr: Any, kind: str, nullable: bool) -> Q:
         """Odoo's ``= False``: NULL, or also ``''`` for text and ``false`` for booleans. The
         ``IS NULL`` arm is left out for a column that cannot be NULL, so ``is_group = False``
         stays a plain, indexable comparison."""
@@ -1088,12 +1090,7 @@ class _Compiler:
             parts.append(Q(Exact(expr, "")))
         elif kind == "boolean":
             parts.append(Q(Exact(expr, False)))
-        if not parts:
-            return _false()
-        q = parts[0]
-        for part in parts[1:]:
-            q |= part
-        return q
+        return functools.reduce(operator.or_, parts) if parts else _false()
 
     # -- age ---------------------------------------------------------------------------------
 

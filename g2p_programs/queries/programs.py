@@ -74,6 +74,15 @@ KEYS_INDIVIDUAL = sql.SQL(
 )
 
 
+# "The registrant behind ``column`` is not disabled", as an anti-join on the small partial
+# index ``registrant_disabled_idx`` rather than a visit to every registrant row.
+def _enabled(column: str) -> sql.Composable:
+    return sql.SQL(
+        "NOT EXISTS (SELECT 1 FROM g2p_registry_base_registrant d"
+        " WHERE d.id = {} AND d.disabled IS NOT NULL)"
+    ).format(sql.SQL(column))
+
+
 def keys_id_documents(id_types: Sequence[str]) -> sql.Composable:
     """Keys ``"<ID type name>-<value>"`` of IDs without expiry or expiring after today."""
     type_filter = sql.SQL("")
@@ -83,19 +92,15 @@ def keys_id_documents(id_types: Sequence[str]) -> sql.Composable:
         """SELECT t.name || '-' || i.value AS key, i.registrant_id AS holder_id
              FROM g2p_registry_base_registrantid i
              JOIN g2p_registry_base_idtype t ON t.id = i.id_type_id
-            WHERE (i.expiry_date IS NULL OR i.expiry_date > CURRENT_DATE){}
-              AND NOT EXISTS (SELECT 1 FROM g2p_registry_base_registrant d
-                               WHERE d.id = i.registrant_id AND d.disabled IS NOT NULL)"""
-    ).format(type_filter)
+            WHERE (i.expiry_date IS NULL OR i.expiry_date > CURRENT_DATE){} AND {}"""
+    ).format(type_filter, _enabled("i.registrant_id"))
 
 
 KEYS_PHONES = sql.SQL(
     """SELECT p.phone_sanitized AS key, p.registrant_id AS holder_id
          FROM g2p_registry_base_phonenumber p
-        WHERE p.disabled IS NULL AND p.phone_sanitized <> ''
-          AND NOT EXISTS (SELECT 1 FROM g2p_registry_base_registrant d
-                           WHERE d.id = p.registrant_id AND d.disabled IS NOT NULL)"""
-)
+        WHERE p.disabled IS NULL AND p.phone_sanitized <> '' AND {}"""
+).format(_enabled("p.registrant_id"))
 
 
 def keys_attributes(fields: Sequence[str]) -> sql.Composable:
@@ -115,9 +120,7 @@ _MARK_DUPLICATES = sql.SQL(
     WITH beneficiaries AS MATERIALIZED (
         SELECT pm.id, pm.registrant_id, pm.state
           FROM g2p_programs_programmembership pm
-         WHERE pm.program_id = %(program)s AND pm.state = ANY(%(states)s)
-           AND NOT EXISTS (SELECT 1 FROM g2p_registry_base_registrant d
-                            WHERE d.id = pm.registrant_id AND d.disabled IS NOT NULL)
+         WHERE pm.program_id = %(program)s AND pm.state = ANY(%(states)s) AND {enabled}
     ),
     holders AS (
         -- The registrants whose keys count, with the membership each speaks for: the
@@ -239,7 +242,9 @@ def mark_duplicate_memberships(
     """
     with connection.cursor() as cursor:
         cursor.execute(
-            _MARK_DUPLICATES.format(keys=keys).as_string(cursor.cursor.connection),
+            _MARK_DUPLICATES.format(keys=keys, enabled=_enabled("pm.registrant_id")).as_string(
+                cursor.cursor.connection
+            ),
             {
                 "program": program_id,
                 "manager": manager_id,
